@@ -1,0 +1,23 @@
+# lastseen in a container: Debian's Python with Debian's Chromium (no browser download needed).
+FROM python:3.11-slim-bookworm
+
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-dejavu-core ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --uid 1000 lastseen
+WORKDIR /app
+COPY pyproject.toml README.md scrapy.cfg ./
+COPY archive ./archive
+COPY crawler ./crawler
+COPY spiders ./spiders
+RUN pip install --no-cache-dir .
+
+USER 1000
+WORKDIR /data
+ENV LASTSEEN_STORE=/data/lastseen-data \
+    LASTSEEN_BROWSER=/usr/bin/chromium
+VOLUME ["/data"]
+ENTRYPOINT ["lastseen"]
+CMD ["--help"]

@@ -1,0 +1,47 @@
+# lastseen: `make run` captures the bundled demo ad site; `make test` runs every check.
+# Both install what they need: the project's .venv, Chromium (Debian's, when Playwright's own
+# cannot be downloaded), and pywb in a virtualenv of its own (it pins old dependencies).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYWB_VENV := .venv-pywb
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test setup browser pywb lint clean
+
+$(BIN)/lastseen: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/lastseen browser
+
+# Playwright's own Chromium when `playwright install chromium` worked, else Debian's.
+browser: $(BIN)/lastseen
+	@$(BIN)/python -m crawler.browser >/dev/null 2>&1 || { \
+		echo "no Chromium found: installing Debian's chromium package"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@echo "browser: $$($(BIN)/python -m crawler.browser)"
+
+$(PYWB_VENV)/bin/wayback:
+	$(PYTHON) -m venv $(PYWB_VENV)
+	$(PYWB_VENV)/bin/pip install --quiet --disable-pip-version-check pywb
+	@touch $@
+
+pywb: $(PYWB_VENV)/bin/wayback
+
+run: setup
+	$(BIN)/python -m demo.run
+
+lint: $(BIN)/lastseen
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+
+test: setup pywb lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) $(PYWB_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""Which Chromium to launch, and how.
+
+Order: ``LASTSEEN_BROWSER`` if set; Playwright's own Chromium when ``playwright install`` put one
+on this machine; else the system's (Debian's ``chromium`` package). Playwright cannot download its
+browser on a machine without internet, which is why the system one is a first-class fallback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from crawler.exceptions import SetupError
+
+SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+# Without these a headless Chromium phones home at start (and waits on a closed network), and
+# QUIC would make the protocol of an exchange depend on UDP reachability.
+BASE_ARGS = (
+    "--disable-background-networking",
+    "--disable-quic",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+)
+
+
+def _playwright_browsers_dir() -> Path:
+    configured = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
+    if configured and configured != "0":
+        return Path(configured)
+    return Path.home() / ".cache" / "ms-playwright"
+
+
+def playwright_chromium() -> Path | None:
+    """The newest Chromium that ``playwright install chromium`` left on this machine, if any."""
+    root = _playwright_browsers_dir()
+    patterns = (
+        "chromium_headless_shell-*/chrome-linux/headless_shell",
+        "chromium_headless_shell-*/chrome-headless-shell-linux64/chrome-headless-shell",
+        "chromium-*/chrome-linux/chrome",
+        "chromium-*/chrome-linux64/chrome",
+    )
+    found = [p for pattern in patterns for p in root.glob(pattern) if os.access(p, os.X_OK)]
+    return sorted(found, key=lambda p: p.parent.parent.name)[-1] if found else None
+
+
+def system_chromium() -> Path | None:
+    for name in SYSTEM_CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return Path(path)
+    return None
+
+
+def find_browser(override: str | None = None) -> Path:
+    """The browser executable to use, or a SetupError telling the user how to get one."""
+    override = override if override is not None else os.environ.get("LASTSEEN_BROWSER")
+    if override:
+        path = Path(override).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise SetupError(f"LASTSEEN_BROWSER={override} is not an executable file")
+        return path
+    found = playwright_chromium() or system_chromium()
+    if found is None:
+        raise SetupError(
+            "no Chromium found: run 'playwright install chromium', or install Debian's "
+            "'chromium' package (apt-get install chromium), or set LASTSEEN_BROWSER"
+        )
+    return found
+
+
+def launch_args() -> list[str]:
+    args = list(BASE_ARGS)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Chromium refuses to start its sandbox as root (containers, CI).
+        args.append("--no-sandbox")
+    return args
+
+
+def launch_options() -> dict[str, object]:
+    """PLAYWRIGHT_LAUNCH_OPTIONS. Without any browser, Playwright's own error tells the user."""
+    options: dict[str, object] = {"headless": True, "args": launch_args()}
+    try:
+        options["executable_path"] = str(find_browser())
+    except SetupError:
+        pass
+    return options
+
+
+if __name__ == "__main__":
+    # `python -m crawler.browser`: print the browser lastseen would use; exit 1 if there is none.
+    import sys
+
+    try:
+        print(find_browser())
+    except SetupError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(1)

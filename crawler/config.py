@@ -1,0 +1,74 @@
+"""Capture settings, parsed once from Scrapy settings into a validated dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from crawler.exceptions import InputError
+
+
+def parse_viewport(value: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise InputError(f"viewport must look like 1280x900, not {value!r}") from None
+    if not (200 <= width <= 4000 and 200 <= height <= 4000):
+        raise InputError(f"viewport {value!r} is out of range (200 to 4000 pixels a side)")
+    return width, height
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    timeout: float = 30.0  # whole capture, from request to last byte recorded
+    idle_timeout: float = 10.0  # at most this long waiting for the network to go quiet
+    scroll_timeout: float = 10.0
+    scroll_max_height: int = 30_000  # pixels; an endless feed stops here
+    settle_timeout: float = 3.0  # after scrolling, for lazily loaded content
+    viewport: tuple[int, int] = (1280, 900)
+    pdf: bool = True
+    user_agent: str | None = None
+    ignore_https_errors: bool = True  # a bad certificate is recorded, not a reason to lose the ad
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CaptureConfig:
+        config = cls(
+            timeout=settings.getfloat("CAPTURE_TIMEOUT", cls.timeout),
+            idle_timeout=settings.getfloat("CAPTURE_IDLE_TIMEOUT", cls.idle_timeout),
+            scroll_timeout=settings.getfloat("CAPTURE_SCROLL_TIMEOUT", cls.scroll_timeout),
+            scroll_max_height=settings.getint("CAPTURE_SCROLL_MAX_HEIGHT", cls.scroll_max_height),
+            settle_timeout=settings.getfloat("CAPTURE_SETTLE_TIMEOUT", cls.settle_timeout),
+            viewport=parse_viewport(settings.get("CAPTURE_VIEWPORT") or "1280x900"),
+            pdf=settings.getbool("CAPTURE_PDF", cls.pdf),
+            user_agent=settings.get("CAPTURE_USER_AGENT") or None,
+            ignore_https_errors=settings.getbool("CAPTURE_IGNORE_HTTPS_ERRORS", True),
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if not 1 <= self.timeout <= 3600:
+            raise InputError(f"timeout must be between 1 and 3600 seconds, not {self.timeout:g}")
+        for name in ("idle_timeout", "scroll_timeout", "settle_timeout"):
+            if getattr(self, name) < 0:
+                raise InputError(f"{name} cannot be negative")
+        if self.scroll_max_height < 0:
+            raise InputError("scroll_max_height cannot be negative")
+
+    def context_kwargs(self) -> dict[str, Any]:
+        """Playwright browser-context options: one fresh context per capture."""
+        width, height = self.viewport
+        kwargs: dict[str, Any] = {
+            "viewport": {"width": width, "height": height},
+            "ignore_https_errors": self.ignore_https_errors,
+            "service_workers": "block",  # their fetches would bypass the page's recorder
+        }
+        if self.user_agent:
+            kwargs["user_agent"] = self.user_agent
+        return kwargs
+
+    def as_record(self) -> dict[str, Any]:
+        """The settings as written into each WARC's warcinfo record."""
+        record = asdict(self)
+        record["viewport"] = "{}x{}".format(*self.viewport)
+        return record

@@ -1,0 +1,46 @@
+"""Seal each Capture: WARC into the store, row and custody entry into the catalog."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from archive import Archive, ArchiveConfig, Capture
+from archive.catalog import capture_summary
+
+
+class WarcPipeline:
+    """Writing and hashing run in a thread so the browser's event loop keeps recording."""
+
+    def __init__(self, config: ArchiveConfig, stats: Any) -> None:
+        self.config = config
+        self.stats = stats
+        self.archive: Archive | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> WarcPipeline:
+        settings = crawler.settings
+        config = ArchiveConfig.from_env(
+            store=settings.get("ARCHIVE_STORE"),
+            db=settings.get("ARCHIVE_DB"),
+            operator=settings.get("ARCHIVE_OPERATOR"),
+        )
+        return cls(config, crawler.stats)
+
+    def open_spider(self, spider: Any = None) -> None:
+        self.archive = Archive.open(self.config)
+
+    def close_spider(self, spider: Any = None) -> None:
+        if self.archive is not None:
+            self.archive.close()
+
+    async def process_item(self, item: Any, spider: Any = None) -> Any:
+        if not isinstance(item, Capture):
+            return item
+        assert self.archive is not None
+        row = await asyncio.to_thread(self.archive.seal, item)
+        self.stats.inc_value("capture/sealed")
+        self.stats.inc_value(f"capture/outcome/{item.outcome}")
+        self.stats.inc_value("capture/exchanges", len(item.exchanges))
+        self.stats.inc_value("capture/warc_bytes", row.warc_size)
+        return capture_summary(row)

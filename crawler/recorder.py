@@ -1,0 +1,469 @@
+"""Record every network exchange of a page through the Chrome DevTools Protocol.
+
+Two CDP domains on one session of our own:
+
+- ``Network`` events give the exchange as the browser saw it: the raw request and response headers
+  (``*ExtraInfo`` events, with the exact status line for HTTP/1.x), the server's IP address, the
+  protocol, TLS details, redirects, failures and what was blocked.
+- ``Fetch`` at the *Response* stage pauses each response once its headers are in, so that
+  ``Fetch.getResponseBody`` hands back the exact bytes the server sent (content-encoding undone):
+  ``Network.getResponseBody`` and Playwright's ``response.body()`` re-encode text as UTF-8, which
+  would lose a windows-1252 page's bytes.
+
+scrapy-playwright routes every request through Playwright's own interception (on Playwright's
+session, at the request stage); ours pauses at the response stage on a separate session, and the
+two coexist (tests prove the page still renders its XHR content).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from archive.capture import (
+    BODY_COMPLETE,
+    BODY_NONE,
+    BODY_TRUNCATED,
+    BODY_UNAVAILABLE,
+    Exchange,
+    Headers,
+    HttpRequest,
+    HttpResponse,
+)
+
+logger = logging.getLogger(__name__)
+
+META_KEY = "capture_recorder"
+
+# Responses that are streams by design: reading their body would wait for ever.
+STREAMING_TYPES = ("text/event-stream", "multipart/x-mixed-replace")
+RECORDED_SCHEMES = ("http", "https")
+
+
+def split_headers(headers: dict[str, str] | None) -> Headers:
+    """CDP joins repeated headers (Set-Cookie) with newlines; give them back one per line."""
+    out: Headers = []
+    for name, value in (headers or {}).items():
+        for part in str(value).split("\n"):
+            out.append((name, part))
+    return out
+
+
+def parse_head(text: str) -> tuple[str, int, str, Headers]:
+    """Parse a raw HTTP/1.x response head: (version, status, reason, headers in wire order)."""
+    lines = text.split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    code, _, reason = rest.partition(" ")
+    headers: Headers = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if line[0] in " \t" and headers:  # obsolete line folding
+            name, value = headers[-1]
+            headers[-1] = (name, value + " " + line.strip())
+            continue
+        name, _, value = line.partition(":")
+        headers.append((name, value.strip()))
+    return version, int(code), reason, headers
+
+
+def _without_pseudo(headers: Headers) -> Headers:
+    """HTTP/2 pseudo-headers (:status, :path ...) are not header fields in an HTTP/1.1 block."""
+    out: Headers = []
+    for name, value in headers:
+        if name == ":authority":
+            out.append(("Host", value))
+        elif not name.startswith(":"):
+            out.append((name, value))
+    return out
+
+
+def tls_protocol(name: str | None) -> str | None:
+    """CDP's "TLS 1.3" as the WARC-Protocol value "tls/1.3"."""
+    if not name:
+        return None
+    label, _, ver = name.partition(" ")
+    return f"{label.lower()}/{ver}" if ver else label.lower()
+
+
+@dataclass
+class _Body:
+    url: str
+    status: int | None
+    data: bytes | None
+    state: str
+    note: str | None = None
+
+
+@dataclass
+class _Hop:
+    """One request of the browser, or one hop of a redirect chain (same CDP request id)."""
+
+    request_id: str
+    url: str
+    method: str
+    headers: Headers
+    resource_type: str
+    frame_id: str | None
+    loader_id: str | None
+    wall_start: float
+    post_data: bytes | None = None
+    raw_request_headers: Headers | None = None
+    response: dict[str, Any] | None = None
+    raw_response: dict[str, Any] | None = None
+    redirected_to: str | None = None
+    ended_at: float | None = None
+    error: str | None = None
+    body: _Body | None = None
+
+    @property
+    def is_document(self) -> bool:
+        return self.resource_type == "Document"
+
+
+@dataclass
+class _RequestState:
+    hops: list[_Hop] = field(default_factory=list)
+    pending_request_extra: list[dict[str, Any]] = field(default_factory=list)
+    pending_response_extra: list[dict[str, Any]] = field(default_factory=list)
+    bodies: list[_Body] = field(default_factory=list)
+
+
+class NetworkRecorder:
+    """Attached to one page before it navigates; ``exchanges()`` gives what it recorded."""
+
+    def __init__(self, cdp: Any) -> None:
+        self._cdp = cdp
+        self._requests: dict[str, _RequestState] = {}
+        self._order: list[_Hop] = []
+        self._body_tasks: set[asyncio.Task[None]] = set()
+        self._clock_offset: float | None = None  # wall time minus CDP monotonic time
+        self.main_frame_id: str | None = None
+        self.recording = True
+        self._inflight: set[str] = set()
+        self._last_activity = time.monotonic()
+
+    @classmethod
+    async def attach(cls, page: Any) -> NetworkRecorder:
+        cdp = await page.context.new_cdp_session(page)
+        recorder = cls(cdp)
+        handlers = {
+            "Network.requestWillBeSent": recorder._on_request,
+            "Network.requestWillBeSentExtraInfo": recorder._on_request_extra,
+            "Network.responseReceived": recorder._on_response,
+            "Network.responseReceivedExtraInfo": recorder._on_response_extra,
+            "Network.loadingFinished": recorder._on_finished,
+            "Network.loadingFailed": recorder._on_failed,
+            "Fetch.requestPaused": recorder._on_paused,
+        }
+        for event, handler in handlers.items():
+            cdp.on(event, handler)
+        # Keep the browser from dropping bodies of big pages before we read them.
+        await cdp.send("Network.enable", {"maxTotalBufferSize": 200_000_000})
+        await cdp.send(
+            "Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Response"}]}
+        )
+        tree = await cdp.send("Page.getFrameTree")
+        recorder.main_frame_id = tree["frameTree"]["frame"]["id"]
+        return recorder
+
+    # -- time -------------------------------------------------------------------------------
+
+    def _wall(self, monotonic: float | None) -> float | None:
+        if monotonic is None or self._clock_offset is None:
+            return None
+        return monotonic + self._clock_offset
+
+    @staticmethod
+    def _dt(wall: float | None) -> datetime | None:
+        return datetime.fromtimestamp(wall, UTC) if wall is not None else None
+
+    # -- Network events ----------------------------------------------------------------------
+
+    def _state(self, request_id: str) -> _RequestState:
+        return self._requests.setdefault(request_id, _RequestState())
+
+    def _current(self, request_id: str) -> _Hop | None:
+        state = self._requests.get(request_id)
+        return state.hops[-1] if state and state.hops else None
+
+    def _on_request(self, params: dict[str, Any]) -> None:
+        if not self.recording:
+            return
+        req = params["request"]
+        if urlsplit(req["url"]).scheme not in RECORDED_SCHEMES:
+            return
+        if self._clock_offset is None and "wallTime" in params:
+            self._clock_offset = params["wallTime"] - params["timestamp"]
+        rid = params["requestId"]
+        state = self._state(rid)
+        if params.get("redirectResponse") and state.hops:
+            prev = state.hops[-1]
+            prev.response = params["redirectResponse"]
+            prev.redirected_to = req["url"]
+            prev.ended_at = self._wall(params.get("timestamp"))
+        post = req.get("postData")
+        if post is None and req.get("postDataEntries"):
+            post = "".join(
+                base64.b64decode(e.get("bytes", "")).decode("latin-1")
+                for e in req["postDataEntries"]
+            )
+        hop = _Hop(
+            request_id=rid,
+            url=req["url"],
+            method=req["method"],
+            headers=split_headers(req.get("headers")),
+            resource_type=params.get("type", "Other"),
+            frame_id=params.get("frameId"),
+            loader_id=params.get("loaderId"),
+            wall_start=params.get("wallTime") or self._wall(params.get("timestamp")) or 0.0,
+            post_data=post.encode("latin-1", "replace") if isinstance(post, str) else None,
+        )
+        if state.pending_request_extra:
+            hop.raw_request_headers = split_headers(
+                state.pending_request_extra.pop(0).get("headers")
+            )
+        if state.pending_response_extra:
+            hop.raw_response = state.pending_response_extra.pop(0)
+        state.hops.append(hop)
+        self._order.append(hop)
+        self._inflight.add(rid)
+        self._last_activity = time.monotonic()
+
+    def _on_request_extra(self, params: dict[str, Any]) -> None:
+        # ExtraInfo events may come before or after the event they complete.
+        state = self._state(params["requestId"])
+        for hop in state.hops:
+            if hop.raw_request_headers is None:
+                hop.raw_request_headers = split_headers(params.get("headers"))
+                return
+        state.pending_request_extra.append(params)
+
+    def _on_response_extra(self, params: dict[str, Any]) -> None:
+        state = self._state(params["requestId"])
+        for hop in state.hops:
+            if hop.raw_response is None:
+                hop.raw_response = params
+                return
+        state.pending_response_extra.append(params)
+
+    def _on_response(self, params: dict[str, Any]) -> None:
+        hop = self._current(params["requestId"])
+        if hop is None:
+            return
+        hop.response = params["response"]
+        hop.resource_type = params.get("type", hop.resource_type)
+
+    def _settled(self, request_id: str) -> None:
+        self._inflight.discard(request_id)
+        self._last_activity = time.monotonic()
+
+    def _on_finished(self, params: dict[str, Any]) -> None:
+        self._settled(params["requestId"])
+        hop = self._current(params["requestId"])
+        if hop is not None:
+            hop.ended_at = self._wall(params.get("timestamp"))
+
+    def _on_failed(self, params: dict[str, Any]) -> None:
+        self._settled(params["requestId"])
+        hop = self._current(params["requestId"])
+        if hop is None:
+            return
+        hop.ended_at = self._wall(params.get("timestamp"))
+        reason = params.get("errorText") or "failed"
+        if params.get("blockedReason"):
+            reason = f"blocked: {params['blockedReason']} ({reason})"
+        elif params.get("corsErrorStatus"):
+            reason = f"blocked: CORS {params['corsErrorStatus'].get('corsError')} ({reason})"
+        elif params.get("canceled"):
+            reason = f"canceled ({reason})"
+        hop.error = reason
+
+    # -- Fetch: exact response bodies ---------------------------------------------------------
+
+    def _on_paused(self, params: dict[str, Any]) -> None:
+        task = asyncio.ensure_future(self._read_body(params))
+        self._body_tasks.add(task)
+        task.add_done_callback(self._body_tasks.discard)
+
+    async def _read_body(self, params: dict[str, Any]) -> None:
+        fetch_id = params["requestId"]
+        status = params.get("responseStatusCode")
+        url = params["request"]["url"]
+        body: _Body
+        try:
+            if status is None or params.get("responseErrorReason"):
+                body = _Body(url, status, None, BODY_UNAVAILABLE, params.get("responseErrorReason"))
+            elif 300 <= status < 400 and any(
+                h["name"].lower() == "location" for h in params.get("responseHeaders", [])
+            ):
+                # The browser does not read redirect bodies; there is nothing to ask for.
+                body = _Body(url, status, None, BODY_NONE)
+            elif any(
+                h["name"].lower() == "content-type"
+                and h["value"].split(";")[0].strip().lower() in STREAMING_TYPES
+                for h in params.get("responseHeaders", [])
+            ):
+                body = _Body(url, status, None, BODY_TRUNCATED, "stream: body not recorded")
+            else:
+                result = await self._cdp.send("Fetch.getResponseBody", {"requestId": fetch_id})
+                raw = (
+                    base64.b64decode(result["body"])
+                    if result.get("base64Encoded")
+                    else result["body"].encode("utf-8")
+                )
+                body = _Body(url, status, raw, BODY_COMPLETE)
+        except Exception as exc:  # the page closed, the request was cancelled ...
+            body = _Body(url, status, None, BODY_UNAVAILABLE, str(exc).splitlines()[0][:200])
+        network_id = params.get("networkId")
+        if network_id and self.recording:
+            self._state(network_id).bodies.append(body)
+        try:
+            await self._cdp.send("Fetch.continueRequest", {"requestId": fetch_id})
+        except Exception as exc:  # target closed while we were reading
+            logger.debug("could not continue %s: %s", url, exc)
+
+    async def wait_idle(self, timeout: float, quiet: float = 0.5) -> bool:
+        """Wait until no request has been in flight for ``quiet`` seconds; False on timeout.
+
+        Playwright's "networkidle" is a state reached once per navigation; this one is measured
+        now, so it also tells when what scrolling triggered has finished loading.
+        """
+        end = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            if not self._inflight and now - self._last_activity >= quiet:
+                return True
+            if now >= end:
+                return False
+            await asyncio.sleep(min(0.05, max(0.0, end - now)))
+
+    # -- results -----------------------------------------------------------------------------
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop recording: let bodies being read finish (bounded), then stop intercepting."""
+        if self._body_tasks:
+            await asyncio.wait(set(self._body_tasks), timeout=grace)
+        self.recording = False
+        try:
+            await self._cdp.send("Fetch.disable")
+        except Exception as exc:
+            logger.debug("Fetch.disable failed: %s", exc)
+
+    async def certificate_chain(self, url: str) -> list[bytes]:
+        """DER certificates the browser holds for this https origin (leaf first)."""
+        parts = urlsplit(url)
+        if parts.scheme != "https":
+            return []
+        try:
+            result = await self._cdp.send(
+                "Network.getCertificate", {"origin": f"{parts.scheme}://{parts.netloc}"}
+            )
+        except Exception as exc:
+            logger.debug("no certificate for %s: %s", url, exc)
+            return []
+        return [base64.b64decode(der) for der in result.get("tableNames", [])]
+
+    def hops(self) -> list[_Hop]:
+        self._match_bodies()
+        return list(self._order)
+
+    def _match_bodies(self) -> None:
+        for state in self._requests.values():
+            pending = list(state.bodies)
+            for hop in state.hops:
+                if hop.body is not None or hop.response is None:
+                    continue
+                for i, body in enumerate(pending):
+                    if body.url == hop.url:
+                        hop.body = pending.pop(i)
+                        break
+
+    def exchange(self, hop: _Hop) -> Exchange:
+        return hop_to_exchange(hop, self._dt(hop.wall_start), self._dt(hop.ended_at))
+
+
+def hop_to_exchange(hop: _Hop, started: datetime | None, ended: datetime | None) -> Exchange:
+    request_headers = _without_pseudo(hop.raw_request_headers or hop.headers)
+    request = HttpRequest(
+        method=hop.method, url=hop.url, headers=request_headers, body=hop.post_data
+    )
+    exchange = Exchange(
+        request=request,
+        response=None,
+        resource_type=hop.resource_type,
+        started_at=started,
+        ended_at=ended,
+        error=hop.error,
+        redirected_to=hop.redirected_to,
+    )
+    resp = hop.response
+    if resp is None:
+        return exchange
+    raw = hop.raw_response or {}
+    protocol = (resp.get("protocol") or "").lower() or None
+    head_text = raw.get("headersText")
+    if head_text:
+        version, status, reason, headers = parse_head(head_text)
+        raw_head = head_text.encode("latin-1", "replace")
+    else:
+        version = "HTTP/1.1"  # h2/h3 have no status line; WARC-Protocol tells the truth
+        status = raw.get("statusCode") or resp["status"]
+        reason = resp.get("statusText", "")
+        headers = _without_pseudo(split_headers(raw.get("headers") or resp.get("headers")))
+        raw_head = None
+    body = hop.body
+    if body is None:
+        state, data = (BODY_NONE if hop.redirected_to else BODY_UNAVAILABLE), b""
+    else:
+        state, data = body.state, body.data or b""
+    exchange.response = HttpResponse(
+        status=status,
+        reason=reason,
+        headers=headers,
+        body=data,
+        body_state=state,
+        http_version=version if version.upper().startswith("HTTP/1") else "HTTP/1.1",
+        raw_head=raw_head,
+    )
+    exchange.remote_ip = resp.get("remoteIPAddress") or None
+    if exchange.remote_ip and ":" in exchange.remote_ip:
+        exchange.remote_ip = exchange.remote_ip.strip("[]")
+    exchange.remote_port = resp.get("remotePort")
+    exchange.protocol = protocol if protocol not in (None, "unknown") else None
+    security = resp.get("securityDetails")
+    if security:
+        exchange.tls_protocol = tls_protocol(security.get("protocol"))
+        exchange.tls = {
+            "protocol": security.get("protocol"),
+            "cipher": security.get("cipher"),
+            "key_exchange": security.get("keyExchange") or security.get("keyExchangeGroup"),
+            "subject": security.get("subjectName"),
+            "san": security.get("sanList"),
+            "issuer": security.get("issuer"),
+            "valid_from": _iso(security.get("validFrom")),
+            "valid_to": _iso(security.get("validTo")),
+            "certificate_transparency": security.get("certificateTransparencyCompliance"),
+        }
+    if body is not None and body.note:
+        exchange.error = exchange.error or body.note
+    return exchange
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def attach_recorder(page: Any, request: Any) -> None:
+    """scrapy-playwright page-init callback (by import path, so requests stay serialisable)."""
+    request.meta["capture_started"] = datetime.now(UTC)
+    request.meta["capture_started_mono"] = time.monotonic()
+    request.meta[META_KEY] = await NetworkRecorder.attach(page)

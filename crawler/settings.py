@@ -1,0 +1,57 @@
+"""Scrapy settings of the lastseen project.
+
+lastseen's own settings carry a prefix: ``CAPTURE_*`` for how a page is captured, ``ARCHIVE_*``
+for where evidence goes. The ``LASTSEEN_*`` environment variables fill them in.
+"""
+
+from __future__ import annotations
+
+import os
+
+from crawler.browser import launch_options
+
+BOT_NAME = "lastseen"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# Evidence captures: every request is rendered by Chromium through scrapy-playwright.
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+DOWNLOAD_HANDLERS = {
+    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+}
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_LAUNCH_OPTIONS = launch_options()
+# The browser's own request headers go on the wire, not Scrapy's: what we record is what it sent.
+PLAYWRIGHT_PROCESS_REQUEST_HEADERS = None
+CONCURRENT_REQUESTS = 4
+PLAYWRIGHT_MAX_CONTEXTS = 4
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 1
+
+# A 404 or a 410 is evidence: it reaches the spider like any page.
+HTTPERROR_ALLOW_ALL = True
+# A failed attempt is recorded as it happened; the next scheduled run tries again.
+RETRY_ENABLED = False
+# The browser keeps its own cookies, per capture.
+COOKIES_ENABLED = False
+ROBOTSTXT_OBEY = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "WARNING"
+
+ITEM_PIPELINES = {
+    "crawler.pipelines.warc.WarcPipeline": 300,
+}
+
+CAPTURE_TIMEOUT = 30.0
+CAPTURE_IDLE_TIMEOUT = 10.0
+CAPTURE_SCROLL_TIMEOUT = 10.0
+CAPTURE_SCROLL_MAX_HEIGHT = 30000
+CAPTURE_SETTLE_TIMEOUT = 3.0
+CAPTURE_VIEWPORT = "1280x900"
+CAPTURE_PDF = True
+CAPTURE_USER_AGENT = None
+CAPTURE_IGNORE_HTTPS_ERRORS = True
+
+ARCHIVE_STORE = os.environ.get("LASTSEEN_STORE") or "./lastseen-data"
+ARCHIVE_DB = os.environ.get("LASTSEEN_DB") or None
+ARCHIVE_OPERATOR = os.environ.get("LASTSEEN_OPERATOR") or None

@@ -1,0 +1,1 @@
+"""Scrapy spiders: what lastseen visits. The capturing itself lives in crawler/."""

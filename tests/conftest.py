@@ -1,0 +1,88 @@
+"""Shared fixtures: the fixture ad site, the real CLI, fresh stores and catalogs (SQLite, PG)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from demo.site import AdSite
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LASTSEEN = str(BIN / "lastseen")
+PG_ADMIN_URL = os.environ.get("LASTSEEN_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[AdSite]:
+    """The ad site, served from the test process on a free loopback port."""
+    server = AdSite(ads=3).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    """A store folder that does not exist yet (lastseen must create it on first use)."""
+    return tmp_path / "evidence"
+
+
+def _pg_database() -> Iterator[str]:
+    name = f"lastseen_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database on the machine's server."""
+    yield from _pg_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, store: Path) -> Iterator[str | None]:
+    """Run the test against both catalogs: SQLite in the store (None) and PostgreSQL."""
+    if request.param == "sqlite":
+        yield None
+    else:
+        yield from _pg_database()
+
+
+def cli_env(store: Path, db: str | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LASTSEEN_")}
+    env["LASTSEEN_STORE"] = str(store)
+    env["LASTSEEN_OPERATOR"] = "test-operator"
+    if db:
+        env["LASTSEEN_DB"] = db
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str, store: Path, db: str | None = None, timeout: float = 120, **env: str
+) -> Any:
+    """Run the installed ``lastseen`` command as a user would, from a shell."""
+    return subprocess.run(
+        [LASTSEEN, *args],
+        env=cli_env(store, db, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=store.parent,
+    )
