@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from archive import custody
 from archive.capture import Capture
 from archive.catalog import CaptureRow, Catalog
+from archive.exceptions import StoreError
 from archive.store import LocalStore, open_store
 from archive.warc import CaptureWriter, WrittenCapture
 
@@ -82,9 +83,13 @@ class Archive:
         self.catalog = Catalog(config.db or self.store.default_catalog_url())
 
     @classmethod
-    def open(cls, config: ArchiveConfig | None = None) -> Archive:
-        """Open (and on first use create) the store and the catalog."""
-        archive = cls(config or ArchiveConfig.from_env())
+    def open(cls, config: ArchiveConfig | None = None, create: bool = True) -> Archive:
+        """Open the store and the catalog; on first use create them, unless ``create`` is False."""
+        config = config or ArchiveConfig.from_env()
+        store = open_store(config.store)
+        if not create and config.db is None and not store.exists_at_all():
+            raise StoreError(f"no evidence store at {store.uri} yet (nothing was captured there)")
+        archive = cls(config)
         archive.store.prepare()
         archive.catalog.migrate()
         return archive

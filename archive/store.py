@@ -40,6 +40,9 @@ class LocalStore:
     def default_catalog_url(self) -> str:
         return f"sqlite:///{self.root / 'catalog.sqlite'}"
 
+    def exists_at_all(self) -> bool:
+        return self.root.is_dir()
+
     def prepare(self) -> None:
         """Create the folder on first use (never earlier: bad input must leave nothing behind)."""
         try:

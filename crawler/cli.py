@@ -7,18 +7,14 @@ Exit codes: 0 done (a 404 or 410 is a stored capture too), 1 something failed on
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from archive import Archive, ArchiveConfig, ArchiveError
-from archive.catalog import capture_summary
-from archive.custody import entries
 from crawler.exceptions import InputError, SetupError
 
 FAILED_OUTCOMES = ("unreachable", "timeout")
@@ -34,7 +30,7 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
+def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn our own errors into one-line messages instead of tracebacks."""
 
     @wraps(func)
@@ -49,20 +45,20 @@ def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _archive_config(ctx: click.Context) -> ArchiveConfig:
+def archive_config(ctx: click.Context) -> ArchiveConfig:
     opts = ctx.find_root().params
     return ArchiveConfig.from_env(store=opts.get("store"), db=opts.get("db"))
 
 
-def _open_archive(ctx: click.Context) -> Archive:
-    return Archive.open(_archive_config(ctx))
+def open_archive(ctx: click.Context, create: bool = True) -> Archive:
+    return Archive.open(archive_config(ctx), create=create)
 
 
-def _print_json(obj: Any) -> None:
+def print_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, sort_keys=True))
 
 
-def _describe(summary: dict[str, Any]) -> None:
+def describe(summary: dict[str, Any]) -> None:
     status = summary["http_status"] if summary["http_status"] is not None else "-"
     line = (
         f"[bold]#{summary['id']}[/] {summary['outcome']:<11} HTTP {status:<4} "
@@ -93,199 +89,17 @@ def main(store: str | None, db: str | None) -> None:
     """Capture ephemeral web pages as evidence: rendered, recorded as WARC, sealed with SHA-256."""
 
 
-def _crawl(
-    ctx: click.Context, seeds: list[Any], timeout: float | None, on_capture: Callable[..., None]
-) -> Any:
-    from crawler.browser import find_browser
-    from crawler.runner import crawl_settings, run_crawl
+def _register_commands() -> None:
+    """Every module in crawler/commands/ lists its click commands in COMMANDS."""
+    import importlib
+    import pkgutil
 
-    find_browser()  # a missing browser is a one-line error before anything is written
-    config = _archive_config(ctx)
-    settings = crawl_settings(
-        {
-            "CAPTURE_TIMEOUT": timeout,
-            "ARCHIVE_STORE": config.store,
-            "ARCHIVE_DB": config.db,
-            "ARCHIVE_OPERATOR": config.operator,
-        }
-    )
-    from crawler.config import CaptureConfig
+    import crawler.commands
 
-    CaptureConfig.from_settings(settings)  # validate before anything is written
-    # Open once here so that an unusable store or catalog fails before the browser starts.
-    Archive.open(config).close()
-    result = run_crawl(seeds, settings, on_capture)
-    if result.errors:
-        for problem in result.errors:
-            err.print(f"[red]error:[/] {problem}", soft_wrap=True)
-    if result.interrupted:
-        err.print(
-            f"interrupted ({result.finish_reason}): {len(result.captures)} capture(s) sealed; "
-            "nothing half-written was kept"
-        )
-    return result
+    for info in sorted(pkgutil.iter_modules(crawler.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"crawler.commands.{info.name}")
+        for command in module.COMMANDS:
+            main.add_command(command)
 
 
-@main.command()
-@click.argument("url")
-@click.option(
-    "--case", "case", envvar="LASTSEEN_CASE", metavar="ID", help="Case number to file it under."
-)
-@click.option("--note", metavar="TEXT", help="Why it was captured (kept in the catalog).")
-@click.option(
-    "--timeout",
-    type=float,
-    default=None,
-    envvar="LASTSEEN_TIMEOUT",
-    metavar="S",
-    help="Give up waiting on the page after S seconds (default 30); what arrived is kept.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the capture as one JSON object.")
-@click.pass_context
-@_friendly
-def capture(
-    ctx: click.Context,
-    url: str,
-    case: str | None,
-    note: str | None,
-    timeout: float | None,
-    as_json: bool,
-) -> None:
-    """Capture one URL now. Exit 0 when stored (a 404 too), 3 when the site was unreachable."""
-    from crawler.seeds import Seed, check_url
-
-    seed = Seed(url=check_url(url), case=case, note=note)
-    result = _crawl(ctx, [seed], timeout, lambda summary: None)
-    if not result.captures:
-        raise click.ClickException(
-            "the capture was not stored" + (f": {result.errors[0]}" if result.errors else "")
-        )
-    summary = result.captures[0]
-    if as_json:
-        _print_json(summary)
-    else:
-        _describe(summary)
-    if summary["outcome"] in FAILED_OUTCOMES:
-        ctx.exit(EXIT_UNREACHABLE)
-
-
-@main.command()
-@click.argument("seeds_file", metavar="SEEDS_FILE")
-@click.option(
-    "--case", "case", envvar="LASTSEEN_CASE", metavar="ID", help="Case number for every seed."
-)
-@click.option(
-    "--timeout",
-    type=float,
-    default=None,
-    envvar="LASTSEEN_TIMEOUT",
-    metavar="S",
-    help="Per-page time limit in seconds (default 30).",
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object per capture, one per line."
-)
-@click.pass_context
-@_friendly
-def crawl(
-    ctx: click.Context, seeds_file: str, case: str | None, timeout: float | None, as_json: bool
-) -> None:
-    """Capture every URL of a seed file (one URL per line, # for comments)."""
-    from crawler.seeds import read_seed_file
-
-    seeds = read_seed_file(seeds_file, case=case)
-
-    def show(summary: dict[str, Any]) -> None:
-        if as_json:
-            _print_json(summary)
-            sys.stdout.flush()
-        else:
-            _describe(summary)
-
-    result = _crawl(ctx, seeds, timeout, show)
-    if not as_json:
-        failed = sum(1 for c in result.captures if c["outcome"] in FAILED_OUTCOMES)
-        err.print(f"{len(result.captures)} of {len(seeds)} seed(s) captured, {failed} unreachable")
-    if result.interrupted:
-        ctx.exit(1)
-
-
-@main.command(name="ls")
-@click.option("--case", "case", metavar="ID", help="Only the captures of this case.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per capture, one per line.")
-@click.pass_context
-@_friendly
-def list_captures(ctx: click.Context, case: str | None, as_json: bool) -> None:
-    """List captures, oldest first."""
-    archive = _open_archive(ctx)
-    rows = archive.catalog.list(case_id=case)
-    if as_json:
-        for row in rows:
-            _print_json(capture_summary(row))
-        return
-    table = Table("id", "captured (UTC)", "outcome", "HTTP", "case", "url", box=None)
-    for row in rows:
-        s = capture_summary(row)
-        table.add_row(
-            str(s["id"]),
-            s["captured_at"],
-            s["outcome"],
-            str(s["http_status"] or "-"),
-            s["case"] or "",
-            s["url"],
-        )
-    out.print(table)
-
-
-@main.command()
-@click.argument("capture_id", metavar="ID", type=int)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the capture and its custody log as JSON."
-)
-@click.pass_context
-@_friendly
-def show(ctx: click.Context, capture_id: int, as_json: bool) -> None:
-    """Show one capture: what was captured, where it is stored, its hashes and custody log."""
-    archive = _open_archive(ctx)
-    row = archive.catalog.get(capture_id)
-    if row is None:
-        raise UserError(f"no capture with id {capture_id}")
-    summary = capture_summary(row)
-    summary["records"] = row.records
-    summary["custody"] = [e.as_dict() for e in entries(archive.catalog, [capture_id])]
-    if as_json:
-        _print_json(summary)
-        return
-    # Plain lines, never a table: a hash or URL must not be cut to fit a terminal.
-    for key in (
-        "id",
-        "url",
-        "final_url",
-        "http_status",
-        "outcome",
-        "error",
-        "captured_at",
-        "finished_at",
-        "case",
-        "note",
-        "operator",
-        "browser",
-        "software",
-        "exchanges",
-        "network_idle",
-        "warc",
-        "warc_size",
-        "warc_sha256",
-        "payload_sha256",
-        "screenshot_sha256",
-        "dom_sha256",
-        "pdf_sha256",
-    ):
-        value = summary.get(key)
-        click.echo(f"{key:<18} {'' if value is None else value}")
-    click.echo("custody")
-    for entry in summary["custody"]:
-        click.echo(
-            f"  #{entry['seq']} {entry['at']} {entry['action']} by {entry['actor']} "
-            f"sha256:{entry['hash']}"
-        )
+_register_commands()
