@@ -27,7 +27,7 @@ browser: $(BIN)/lastseen
 
 $(PYWB_VENV)/bin/wayback:
 	$(PYTHON) -m venv $(PYWB_VENV)
-	$(PYWB_VENV)/bin/pip install --quiet --disable-pip-version-check pywb
+	$(PYWB_VENV)/bin/pip install --quiet --disable-pip-version-check pywb 2>&1 | grep -v "^WARNING: Location" || true
 	@touch $@
 
 pywb: $(PYWB_VENV)/bin/wayback
