@@ -258,6 +258,9 @@ class AdSite:
                 elif path == "/poll":
                     time.sleep(0.4)
                     self.send(200, str(time.time()).encode(), "text/plain")
+                elif path == "/hang":
+                    time.sleep(60)  # accepts the connection, never answers in time
+                    self.send(200, b"too late")
                 elif path == "/gone":
                     self.send(
                         410, b"<!doctype html><title>Gone</title><h1>This ad was removed</h1>"

@@ -308,6 +308,18 @@ def test_an_unreachable_site_is_recorded_and_exits_3(store):
     assert provenance(recs)["failed_or_blocked"][0]["error"] == "net::ERR_CONNECTION_REFUSED"
 
 
+def test_a_server_that_never_answers_is_recorded_as_a_timeout(site, store):
+    proc = run_cli("capture", site.url("/hang"), "--json", "--timeout", "3", store=store)
+    assert proc.returncode == 3, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["outcome"] == "timeout"
+    recs = read_warc(out["warc"])
+    assert [r.type for r in recs] == ["warcinfo", "request", "metadata"]
+    meta = provenance(recs)
+    elapsed = datetime.fromisoformat(meta["ended_at"]) - datetime.fromisoformat(meta["started_at"])
+    assert 3 <= elapsed.total_seconds() < 10
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
