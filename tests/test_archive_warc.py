@@ -132,3 +132,22 @@ def test_all_records_share_the_capture_date_with_microseconds(tmp_path):
     path = tmp_path / "x.warc.gz"
     path.write_bytes(data)
     assert {r.header("WARC-Date") for r in read_warc(path)} == {"2026-11-29T05:32:36.123456Z"}
+
+
+def test_every_record_is_its_own_gzip_member_and_media_is_not_deflated_twice(tmp_path):
+    import os
+    import zlib
+
+    video = os.urandom(200_000)
+    text = b"<p>" + b"same words again " * 10_000 + b"</p>"
+    capture = make_capture()
+    capture.exchanges[1].response.body = text
+    capture.exchanges[2].response = HttpResponse(200, "OK", [("Content-Type", "video/mp4")], video)
+    data, written, _ = write(capture)
+    by_target = {ref.target_uri: ref for ref in written.records if ref.record_type == "response"}
+    media, page = by_target["http://ads.test/big.jpg"], by_target["http://ads.test/p?q=1"]
+    assert media.length > len(video), "stored, not recompressed"
+    assert page.length < len(text) / 20, "text is compressed"
+    for ref in written.records:  # each record decompresses on its own
+        member = data[ref.offset : ref.offset + ref.length]
+        assert zlib.decompress(member, zlib.MAX_WBITS | 16).startswith(b"WARC/1.1\r\n")
