@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PYWB_VENV := .venv-pywb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup browser pywb lint clean
+.PHONY: run test setup browser pywb lint bench soak clean
 
 $(BIN)/lastseen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ lint: $(BIN)/lastseen
 
 test: setup pywb lint
 	$(BIN)/pytest -q
+
+# Captures per minute against the bare browser, memory, hashing speed (bench/README.md).
+bench: setup
+	$(BIN)/python bench/bench.py
+
+soak: setup
+	$(BIN)/python bench/bench.py --soak 1000 --skip bare --skip local --skip hashing
 
 clean:
 	rm -rf $(VENV) $(PYWB_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,367 @@
+"""`make bench`: what lastseen costs on top of the bare browser, measured the same way every time.
+
+Serves a local ad site of N distinct pages (HTML, CSS, JS, an XHR, two images, a font; some
+responses gzip-encoded) and measures, in one run:
+
+1. bare      Playwright alone: same browser, concurrency, fresh context per page, scroll to the end
+             and a full-page screenshot; nothing written;
+2. local     `lastseen crawl` of the same pages into a local store;
+3. s3        `lastseen crawl` into a SeaweedFS S3 store started for the benchmark (when the S3 store
+             is available);
+4. service   p50/p95 from request to sealed capture through a warm `lastseen serve` (when it exists);
+5. hashing   hashing + WARC writing of a 100 MB response against `sha256sum` of the same bytes;
+6. soak      (`make soak`) 1,000 captures in one crawl, RSS of the process tree every 50 captures.
+
+Throughput is measured from the first page's start to the last page's end in both bare and
+lastseen runs, so that interpreter and browser start-up, paid once per run, do not decide the
+ratio. Results: a table on stdout and JSON in bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+from playwright.async_api import async_playwright
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crawler.browser import find_browser, launch_args  # noqa: E402
+from crawler.capture import SCROLL_JS  # noqa: E402
+from crawler.config import CaptureConfig  # noqa: E402
+from demo.site import AdSite  # noqa: E402
+
+BIN = Path(sys.executable).parent
+RESULTS = ROOT / "bench" / "results"
+CONCURRENCY = 4  # crawler/settings.py CONCURRENT_REQUESTS, the same for bare and lastseen
+
+TARGETS = {
+    "local_vs_bare": 0.85,
+    "s3_vs_bare": 0.80,
+    "soak_rss_growth": 1.5,
+    "hash_vs_sha256sum": 0.70,
+}
+
+console = Console()
+
+
+# -- process-tree memory ------------------------------------------------------------------------
+
+
+class TreeRss:
+    """Samples the summed RSS of a process and all its descendants (browser included)."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self.last = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> int:
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return self.last
+        total = 0
+        for proc in procs:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        self.last = total
+        self.peak = max(self.peak, total)
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# -- 1. bare Playwright -------------------------------------------------------------------------
+
+
+async def _bare(urls: list[str]) -> dict[str, Any]:
+    config = CaptureConfig()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for url in urls:
+        queue.put_nowait(url)
+    spans: list[tuple[float, float]] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=str(find_browser()), args=launch_args(), headless=True
+        )
+
+        async def worker() -> None:
+            while not queue.empty():
+                url = queue.get_nowait()
+                start = time.monotonic()
+                context = await browser.new_context(**config.context_kwargs())
+                page = await context.new_page()
+                await page.goto(url, wait_until="load")
+                await page.wait_for_load_state("networkidle")
+                await page.evaluate(
+                    SCROLL_JS, {"maxHeight": config.scroll_max_height, "maxMs": 10_000}
+                )
+                await page.screenshot(full_page=True, type="png")
+                await context.close()
+                spans.append((start, time.monotonic()))
+
+        with TreeRss(os.getpid()) as rss:
+            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await browser.close()
+    elapsed = max(e for _, e in spans) - min(s for s, _ in spans)
+    return {
+        "captures": len(spans),
+        "seconds": round(elapsed, 2),
+        "per_minute": round(len(spans) / elapsed * 60, 1),
+        "peak_rss_mb": round(rss.peak / 2**20),
+    }
+
+
+def bare(urls: list[str]) -> dict[str, Any]:
+    return asyncio.run(_bare(urls))
+
+
+# -- 2./3. lastseen crawl -----------------------------------------------------------------------
+
+
+def _rfc(ts: str) -> float:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+def lastseen_crawl(
+    urls: list[str],
+    env: dict[str, str],
+    workdir: Path,
+    on_line: Any = None,
+) -> dict[str, Any]:
+    seeds = workdir / "seeds.txt"
+    seeds.write_text("\n".join(urls) + "\n")
+    proc = subprocess.Popen(
+        [str(BIN / "lastseen"), "crawl", str(seeds), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=workdir,
+    )
+    lines: list[dict[str, Any]] = []
+    assert proc.stdout is not None
+    with TreeRss(proc.pid) as rss:
+        for line in proc.stdout:
+            lines.append(json.loads(line))
+            if on_line is not None:
+                on_line(len(lines), rss)
+        stderr = proc.stderr.read() if proc.stderr else ""
+        proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"lastseen crawl failed ({proc.returncode}): {stderr[-2000:]}")
+    ok = [c for c in lines if c["outcome"] == "ok"]
+    first = min(_rfc(c["captured_at"]) for c in lines)
+    last = max(_rfc(c["finished_at"]) for c in lines)
+    elapsed = last - first
+    return {
+        "captures": len(lines),
+        "ok": len(ok),
+        "seconds": round(elapsed, 2),
+        "per_minute": round(len(lines) / elapsed * 60, 1),
+        "peak_rss_mb": round(rss.peak / 2**20),
+        "bytes_per_capture": round(sum(c["warc_size"] for c in lines) / len(lines)),
+    }
+
+
+# -- 5. hashing and WARC writing of a 100 MB response -------------------------------------------
+
+
+def hashing(size_mb: int = 100) -> dict[str, Any]:
+    from archive.capture import Capture, Exchange, HttpRequest, HttpResponse
+    from archive.digest import HashingWriter
+    from archive.warc import CaptureWriter
+
+    payload = os.urandom(size_mb * 2**20)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "payload.bin"
+        raw.write_bytes(payload)
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run(["sha256sum", str(raw)], check=True, capture_output=True)
+            runs.append(time.perf_counter() - start)
+        sha256sum = min(runs)
+        now = datetime.now(UTC)
+        capture = Capture(
+            requested_url="http://bench.test/video.mp4",
+            started_at=now,
+            ended_at=now,
+            outcome="ok",
+            exchanges=[
+                Exchange(
+                    request=HttpRequest("GET", "http://bench.test/video.mp4", [("Host", "bench.test")]),
+                    response=HttpResponse(200, "OK", [("Content-Type", "video/mp4")], payload),
+                )
+            ],
+            main_index=0,
+        )
+        runs = []
+        for _ in range(3):
+            out_path = Path(tmp) / "out.warc.gz"
+            start = time.perf_counter()
+            with open(out_path, "wb") as fh:
+                writer = HashingWriter(fh)
+                CaptureWriter(writer).write_capture(capture, out_path.name)
+                fh.flush()
+                os.fsync(fh.fileno())
+            runs.append(time.perf_counter() - start)
+            out_path.unlink()
+        ours = min(runs)
+    mb = size_mb * 2**20 / 1e6
+    return {
+        "size_mb": size_mb,
+        "sha256sum_mb_s": round(mb / sha256sum),
+        "lastseen_mb_s": round(mb / ours),
+        "ratio": round(sha256sum / ours, 2),
+    }
+
+
+# -- 6. soak ------------------------------------------------------------------------------------
+
+
+def soak(site: AdSite, captures: int, workdir: Path, env: dict[str, str]) -> dict[str, Any]:
+    urls = [site.url(f"/ad/{1 + i % len(site.ads)}?soak={i}") for i in range(captures)]
+    samples: dict[int, int] = {}
+
+    def on_line(count: int, rss: TreeRss) -> None:
+        if count % 50 == 0:
+            samples[count] = rss.sample()
+
+    result = lastseen_crawl(urls, env, workdir, on_line)
+    at_100 = samples.get(100) or min(samples.values())
+    at_end = samples[max(samples)]
+    result["rss_mb_every_50"] = {k: round(v / 2**20) for k, v in sorted(samples.items())}
+    result["rss_growth"] = round(at_end / at_100, 2)
+    return result
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def verdict(value: float | None, target: float, higher_is_better: bool = True) -> str:
+    if value is None:
+        return "n/a"
+    ok = value >= target if higher_is_better else value <= target
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=int(os.environ.get("BENCH_PAGES", 100)))
+    parser.add_argument("--soak", type=int, default=0, help="captures in the soak run (0: none)")
+    parser.add_argument("--skip", action="append", default=[], help="bare, local, s3, service, hashing")
+    args = parser.parse_args()
+
+    site = AdSite(ads=args.pages).start()
+    urls = [site.url(f"/ad/{n}") for n in range(1, args.pages + 1)]
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_before": os.getloadavg()[0]},
+        "pages": args.pages,
+        "concurrency": CONCURRENCY,
+    }
+    with tempfile.TemporaryDirectory(prefix="lastseen-bench-") as tmp:
+        work = Path(tmp)
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("LASTSEEN_")}
+        if "bare" not in args.skip:
+            console.print(f"bare Playwright, {args.pages} pages ...")
+            results["bare"] = bare(urls)
+        if "local" not in args.skip:
+            console.print(f"lastseen crawl into a local store, {args.pages} pages ...")
+            (work / "local").mkdir()
+            env = dict(base_env, LASTSEEN_STORE=str(work / "local" / "store"))
+            results["local"] = lastseen_crawl(urls, env, work / "local")
+        if "hashing" not in args.skip:
+            console.print("hashing and WARC writing of a 100 MB response ...")
+            results["hashing"] = hashing()
+        if args.soak:
+            console.print(f"soak: {args.soak} captures in one crawl ...")
+            (work / "soak").mkdir()
+            env = dict(base_env, LASTSEEN_STORE=str(work / "soak" / "store"))
+            results["soak"] = soak(site, args.soak, work / "soak", env)
+    site.stop()
+    report(results)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"bench-{results['when'].replace(':', '')}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"results: {out}")
+    return 1 if any(v == "FAIL" for v in results["verdicts"].values()) else 0
+
+
+def report(results: dict[str, Any]) -> None:
+    bare_rate = results.get("bare", {}).get("per_minute")
+    table = Table("run", "captures", "captures/min", "vs bare", "peak RSS (MB)", "bytes/capture")
+    verdicts: dict[str, str] = {}
+    for name in ("bare", "local", "s3"):
+        run = results.get(name)
+        if not run:
+            continue
+        ratio = run["per_minute"] / bare_rate if bare_rate else None
+        if name != "bare":
+            run["ratio_vs_bare"] = round(ratio, 3) if ratio else None
+            key = f"{name}_vs_bare"
+            verdicts[key] = verdict(ratio, TARGETS[key])
+        table.add_row(
+            name,
+            str(run["captures"]),
+            str(run["per_minute"]),
+            "" if name == "bare" else f"{ratio:.0%} ({verdicts[f'{name}_vs_bare']})",
+            str(run["peak_rss_mb"]),
+            str(run.get("bytes_per_capture", "")),
+        )
+    console.print(table)
+    if "hashing" in results:
+        h = results["hashing"]
+        verdicts["hash_vs_sha256sum"] = verdict(h["ratio"], TARGETS["hash_vs_sha256sum"])
+        console.print(
+            f"100 MB response: lastseen {h['lastseen_mb_s']} MB/s, sha256sum {h['sha256sum_mb_s']} MB/s"
+            f" → {h['ratio']:.0%} ({verdicts['hash_vs_sha256sum']}, target ≥ 70%)"
+        )
+    if "soak" in results:
+        s = results["soak"]
+        verdicts["soak_rss_growth"] = verdict(s["rss_growth"], TARGETS["soak_rss_growth"], False)
+        console.print(
+            f"soak: {s['captures']} captures, RSS every 50: {s['rss_mb_every_50']} MB; "
+            f"after the last / after 100 = {s['rss_growth']} ({verdicts['soak_rss_growth']}, target ≤ 1.5)"
+        )
+    results["verdicts"] = verdicts
+    results["targets"] = TARGETS
+
+
+if __name__ == "__main__":
+    sys.exit(main())
