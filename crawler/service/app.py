@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -21,6 +22,7 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -36,6 +38,7 @@ from crawler.service.auth import COOKIE, Tokens, bearer
 from crawler.service.config import ServiceConfig
 
 HERE = Path(__file__).parent
+bearer_scheme = HTTPBearer(auto_error=False, description="A token of LASTSEEN_API_TOKEN")
 MAX_URL = 2048
 MAX_CASE = 200
 MAX_NOTE = 2000
@@ -107,28 +110,32 @@ class BodyLimit:
             await self._refuse(send)
             return
         received = 0
-        started = False
+        refused = False
 
         async def limited_receive() -> Any:
-            nonlocal received
+            # Past the limit the client is answered 413 here, and the app is told the client
+            # went away (an exception would be turned into a 400 by the body parser).
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def guarded_send(message: Any) -> None:
+            if not refused:
+                await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, send: Any) -> None:
         body = b'{"detail":"request body too large (at most %d bytes)"}' % self.max_bytes
@@ -144,10 +151,6 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class _LoginNeeded(Exception):
@@ -169,12 +172,20 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
             "The token's name is recorded as the reporter in the custody log."
         ),
         version=_version(),
+        # Served below behind the token like everything else.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     # -- who is asking -------------------------------------------------------------------
 
-    def api_user(request: Request) -> str:
+    def api_user(
+        request: Request,
+        # Declared so that OpenAPI (and the Authorize button of /docs) knows the scheme.
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> str:
         name = tokens.name_of(bearer(request.headers.get("authorization"))) or tokens.name_of(
             request.cookies.get(COOKIE)
         )
@@ -265,6 +276,14 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
                 "Cache-Control": "private, max-age=86400, immutable",
             },
         )
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(user: ApiUser) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(user: ApiUser) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="lastseen API")
 
     # -- health ------------------------------------------------------------------------------
 
