@@ -216,6 +216,7 @@ class PageCapturer:
         capture.error = _main_error(capture) or error
         if capture.error.startswith(REFUSED):
             capture.outcome = OUTCOME_REFUSED
+        capture.provenance["outcome"] = capture.outcome  # the metadata record says the same
         if page is not None:
             await self._close(page)
         return capture

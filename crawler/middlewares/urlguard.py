@@ -70,11 +70,11 @@ def kind_of(ip: IPAddress) -> str | None:
         return kind_of(ip.ipv4_mapped)
     if ip in METADATA:
         return "cloud metadata"
-    for kind in ("loopback", "link_local", "private", "multicast", "unspecified", "reserved"):
+    for kind in ("unspecified", "loopback", "link_local", "private", "multicast", "reserved"):
         if getattr(ip, f"is_{kind}"):
             return kind.replace("_", "-")
     if not ip.is_global:
-        return "not globally routable"
+        return "non-global"
     return None
 
 
@@ -104,7 +104,8 @@ class UrlGuard:
             if kind:
                 host = urlsplit(url).hostname
                 shown = "" if host == str(ip) else f"{host} resolves to "
-                return f"{shown}{ip}, a {kind} address"
+                article = "an" if kind[0] in "aeiou" else "a"
+                return f"{shown}{ip}, {article} {kind} address"
         return None
 
     async def refusal(self, url: str, fail_unresolved: bool = True) -> str | None:
