@@ -205,6 +205,7 @@ def claim(catalog: Catalog, worker: str, lease_seconds: float) -> ReportRow | No
             row.attempts = row.attempts + 1
             row.started_at = now
             row.lease_until = now + timedelta(seconds=lease_seconds)
+            _set_linked(s, [row.id], QUEUED, RUNNING)
             return row
 
 
@@ -232,6 +233,16 @@ def release(catalog: Catalog, report_ids: Iterable[int], worker: str) -> None:
             .where(ReportRow.id.in_(ids), ReportRow.worker == worker, ReportRow.status == RUNNING)
             .values(status=QUEUED, lease_until=None, attempts=ReportRow.attempts - 1)
         )
+        _set_linked(s, ids, RUNNING, QUEUED)
+
+
+def _set_linked(session: Session, report_ids: list[int], old: str, new: str) -> None:
+    """Reports linked to these ones show the same status while they wait."""
+    session.execute(
+        update(ReportRow)
+        .where(ReportRow.linked_to.in_(report_ids), ReportRow.status == old)
+        .values(status=new)
+    )
 
 
 def _finish(

@@ -79,6 +79,7 @@ def test_duplicates_are_linked_and_completed_together(store: Path, db_url: str |
     other = reports.submit(cat, url=url + "?x", reporter="tipline", dedup_seconds=60)
     assert second.linked_to == first.id and other.linked_to is None
     assert reports.claim(cat, "w", 30).id == first.id  # a linked report is never claimed
+    assert reports.get(cat, second.id).status == "running"  # it waits on the same capture
     reports.complete(cat, first.id, capture_id=41)
     assert {reports.get(cat, r.id).capture_id for r in (first, second)} == {41}
     assert reports.get(cat, second.id).status == "stored"

@@ -480,7 +480,8 @@ def _repr_digest(sha_hex: str) -> str:
 
 def _local(path: str) -> str:
     """Only same-site paths after login: never an open redirect."""
-    return path if path.startswith("/") and not path.startswith("//") else "/"
+    # Browsers read "/\\host" like "//host", a link to another site.
+    return path if path.startswith("/") and not path.startswith(("//", "/\\")) else "/"
 
 
 def _version() -> str:
