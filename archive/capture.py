@@ -17,7 +17,8 @@ OUTCOME_OK = "ok"
 OUTCOME_HTTP_ERROR = "http-error"
 OUTCOME_UNREACHABLE = "unreachable"
 OUTCOME_TIMEOUT = "timeout"
-OUTCOMES = (OUTCOME_OK, OUTCOME_HTTP_ERROR, OUTCOME_UNREACHABLE, OUTCOME_TIMEOUT)
+OUTCOME_REFUSED = "refused"  # the URL guard refused to fetch it (a private-network address)
+OUTCOMES = (OUTCOME_OK, OUTCOME_HTTP_ERROR, OUTCOME_UNREACHABLE, OUTCOME_TIMEOUT, OUTCOME_REFUSED)
 
 # How complete a recorded response body is.
 BODY_COMPLETE = "complete"  # every byte the server sent, content-encoding undone

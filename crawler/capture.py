@@ -17,6 +17,7 @@ from typing import Any
 from archive.capture import (
     OUTCOME_HTTP_ERROR,
     OUTCOME_OK,
+    OUTCOME_REFUSED,
     OUTCOME_TIMEOUT,
     OUTCOME_UNREACHABLE,
     Capture,
@@ -24,7 +25,7 @@ from archive.capture import (
 )
 from archive.times import rfc3339_or_none
 from crawler.config import CaptureConfig
-from crawler.recorder import META_KEY, NetworkRecorder
+from crawler.recorder import META_KEY, REFUSED, NetworkRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +214,9 @@ class PageCapturer:
         )
         capture.outcome = OUTCOME_TIMEOUT if timed_out else OUTCOME_UNREACHABLE
         capture.error = _main_error(capture) or error
+        if capture.error.startswith(REFUSED):
+            capture.outcome = OUTCOME_REFUSED
+        capture.provenance["outcome"] = capture.outcome  # the metadata record says the same
         if page is not None:
             await self._close(page)
         return capture

@@ -40,6 +40,8 @@ from archive.capture import (
 logger = logging.getLogger(__name__)
 
 META_KEY = "capture_recorder"
+GUARD_META_KEY = "capture_urlguard"  # set by crawler.middlewares.urlguard
+REFUSED = "refused by the URL guard"
 
 # Responses that are streams by design: reading their body would wait for ever.
 STREAMING_TYPES = ("text/event-stream", "multipart/x-mixed-replace")
@@ -138,8 +140,12 @@ class _RequestState:
 class NetworkRecorder:
     """Attached to one page before it navigates; ``exchanges()`` gives what it recorded."""
 
-    def __init__(self, cdp: Any) -> None:
+    def __init__(self, cdp: Any, guard: Any = None) -> None:
         self._cdp = cdp
+        # With a URL guard (crawler.middlewares.urlguard), every request, each redirect hop
+        # included, is paused before it is sent too, and a refused one is failed there.
+        self.guard = guard
+        self.refusals: dict[str, str] = {}  # URL -> why the guard refused it
         self._requests: dict[str, _RequestState] = {}
         self._order: list[_Hop] = []
         self._body_tasks: set[asyncio.Task[None]] = set()
@@ -150,9 +156,9 @@ class NetworkRecorder:
         self._last_activity = time.monotonic()
 
     @classmethod
-    async def attach(cls, page: Any) -> NetworkRecorder:
+    async def attach(cls, page: Any, guard: Any = None) -> NetworkRecorder:
         cdp = await page.context.new_cdp_session(page)
-        recorder = cls(cdp)
+        recorder = cls(cdp, guard)
         handlers = {
             "Network.requestWillBeSent": recorder._on_request,
             "Network.requestWillBeSentExtraInfo": recorder._on_request_extra,
@@ -166,9 +172,10 @@ class NetworkRecorder:
             cdp.on(event, handler)
         # Keep the browser from dropping bodies of big pages before we read them.
         await cdp.send("Network.enable", {"maxTotalBufferSize": 200_000_000})
-        await cdp.send(
-            "Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Response"}]}
-        )
+        patterns = [{"urlPattern": "*", "requestStage": "Response"}]
+        if guard is not None:
+            patterns.append({"urlPattern": "*", "requestStage": "Request"})
+        await cdp.send("Fetch.enable", {"patterns": patterns})
         tree = await cdp.send("Page.getFrameTree")
         recorder.main_frame_id = tree["frameTree"]["frame"]["id"]
         return recorder
@@ -277,7 +284,9 @@ class NetworkRecorder:
             return
         hop.ended_at = self._wall(params.get("timestamp"))
         reason = params.get("errorText") or "failed"
-        if params.get("blockedReason"):
+        if hop.url in self.refusals:
+            reason = f"{REFUSED}: {self.refusals[hop.url]}"
+        elif params.get("blockedReason"):
             reason = f"blocked: {params['blockedReason']} ({reason})"
         elif params.get("corsErrorStatus"):
             reason = f"blocked: CORS {params['corsErrorStatus'].get('corsError')} ({reason})"
@@ -288,9 +297,30 @@ class NetworkRecorder:
     # -- Fetch: exact response bodies ---------------------------------------------------------
 
     def _on_paused(self, params: dict[str, Any]) -> None:
-        task = asyncio.ensure_future(self._read_body(params))
+        at_response = "responseStatusCode" in params or "responseErrorReason" in params
+        work = self._read_body(params) if at_response else self._check_request(params)
+        task = asyncio.ensure_future(work)
         self._body_tasks.add(task)
         task.add_done_callback(self._body_tasks.discard)
+
+    async def _check_request(self, params: dict[str, Any]) -> None:
+        """Request stage (only with a guard): send the request, or fail it if refused."""
+        url = params["request"]["url"]
+        try:
+            reason = await self.guard.refusal(url)
+        except Exception as exc:  # a guard that cannot decide refuses
+            reason = f"the URL guard failed: {exc}"
+        try:
+            if reason:
+                self.refusals[url] = reason
+                await self._cdp.send(
+                    "Fetch.failRequest",
+                    {"requestId": params["requestId"], "errorReason": "BlockedByClient"},
+                )
+            else:
+                await self._cdp.send("Fetch.continueRequest", {"requestId": params["requestId"]})
+        except Exception as exc:  # target closed meanwhile
+            logger.debug("could not release %s: %s", url, exc)
 
     async def _read_body(self, params: dict[str, Any]) -> None:
         fetch_id = params["requestId"]
@@ -466,4 +496,5 @@ async def attach_recorder(page: Any, request: Any) -> None:
     """scrapy-playwright page-init callback (by import path, so requests stay serialisable)."""
     request.meta["capture_started"] = datetime.now(UTC)
     request.meta["capture_started_mono"] = time.monotonic()
-    request.meta[META_KEY] = await NetworkRecorder.attach(page)
+    guard = request.meta.get(GUARD_META_KEY)
+    request.meta[META_KEY] = await NetworkRecorder.attach(page, guard)

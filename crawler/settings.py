@@ -42,6 +42,14 @@ ITEM_PIPELINES = {
     "crawler.pipelines.warc.WarcPipeline": 300,
 }
 
+# Refuses private-network addresses (SSRF); the capture service switches it on.
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.urlguard.UrlGuardMiddleware": 50,
+}
+URLGUARD_ENABLED = False
+URLGUARD_ALLOW_PRIVATE = False
+URLGUARD_ALLOWED_NETWORKS: list[str] = []
+
 CAPTURE_TIMEOUT = 30.0
 CAPTURE_IDLE_TIMEOUT = 10.0
 CAPTURE_SCROLL_TIMEOUT = 10.0

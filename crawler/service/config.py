@@ -1,0 +1,93 @@
+"""The service's settings, read once from the environment into a validated dataclass."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from crawler.exceptions import InputError
+from crawler.middlewares.urlguard import IPNetwork, UrlGuard, parse_networks
+
+TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+MIN_SECRET = 16
+TRUE = ("1", "true", "yes", "on")
+
+
+def parse_tokens(value: str | None) -> dict[str, str]:
+    """``LASTSEEN_API_TOKEN``: ``name:secret`` pairs separated by commas, e.g.
+    ``alice:4f9c...,tipline:77ab...``. The name is who the custody log says reported a URL."""
+    if not value or not value.strip():
+        raise InputError(
+            "LASTSEEN_API_TOKEN is not set: give one or more name:secret pairs separated by "
+            "commas (e.g. alice:$(openssl rand -hex 24))"
+        )
+    tokens: dict[str, str] = {}
+    for number, item in enumerate(value.split(","), start=1):
+        name, sep, secret = item.strip().partition(":")
+        if not sep or not TOKEN_NAME.match(name):
+            raise InputError(
+                f"LASTSEEN_API_TOKEN entry {number} must look like name:secret "
+                "(name: letters, digits, . _ @ -)"
+            )
+        if len(secret) < MIN_SECRET or any(ch.isspace() for ch in secret):
+            raise InputError(
+                f"LASTSEEN_API_TOKEN: the secret of {name!r} must be at least {MIN_SECRET} "
+                "characters without spaces"
+            )
+        if name in tokens:
+            raise InputError(f"LASTSEEN_API_TOKEN names {name!r} twice")
+        if secret in tokens.values():
+            raise InputError("LASTSEEN_API_TOKEN gives two names the same secret")
+        tokens[name] = secret
+    return tokens
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    tokens: dict[str, str]
+    allow_private: bool = False
+    allowed_networks: tuple[IPNetwork, ...] = field(default_factory=tuple)
+    # The same URL reported again within this many seconds of its capture shares that capture.
+    dedup_seconds: float = 300.0
+    max_body: int = 16 * 1024  # bytes: a report is a URL, a case number and a note
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
+        env = os.environ if environ is None else environ
+        try:
+            dedup = float(env.get("LASTSEEN_DEDUP_SECONDS") or cls.dedup_seconds)
+        except ValueError:
+            raise InputError("LASTSEEN_DEDUP_SECONDS must be a number of seconds") from None
+        if dedup < 0:
+            raise InputError("LASTSEEN_DEDUP_SECONDS cannot be negative")
+        guard = guard_from_env(env)
+        return cls(
+            tokens=parse_tokens(env.get("LASTSEEN_API_TOKEN")),
+            allow_private=guard.allow_private,
+            allowed_networks=guard.allowed_networks,
+            dedup_seconds=dedup,
+        )
+
+    @property
+    def guard(self) -> UrlGuard:
+        return UrlGuard(self.allow_private, self.allowed_networks)
+
+
+def guard_from_env(environ: Mapping[str, str] | None = None) -> UrlGuard:
+    """``LASTSEEN_ALLOW_PRIVATE=1`` and ``LASTSEEN_ALLOW_NETWORKS=10.1.2.0/24,...``."""
+    env = os.environ if environ is None else environ
+    return UrlGuard(
+        allow_private=(env.get("LASTSEEN_ALLOW_PRIVATE") or "").lower() in TRUE,
+        allowed_networks=parse_networks(env.get("LASTSEEN_ALLOW_NETWORKS")),
+    )
+
+
+def guard_settings(guard: UrlGuard) -> dict[str, object]:
+    """The URL guard as Scrapy settings, for a worker."""
+    return {
+        "URLGUARD_ENABLED": True,
+        "URLGUARD_ALLOW_PRIVATE": guard.allow_private,
+        "URLGUARD_ALLOWED_NETWORKS": [str(n) for n in guard.allowed_networks],
+    }

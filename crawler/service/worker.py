@@ -1,0 +1,31 @@
+"""A capture worker: one long crawl of the queue spider with a warm browser.
+
+``lastseen serve`` starts one or more of these as child processes; ``lastseen worker`` runs one
+on its own (on another machine sharing the PostgreSQL catalog and the store, for example).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+
+from crawler.runner import crawl_settings
+from spiders.queue import QueueSpider
+
+
+def worker_settings(overrides: dict[str, Any]) -> Any:
+    settings = crawl_settings(overrides)
+    concurrency = settings.getint("CONCURRENT_REQUESTS")
+    # A context opened at start launches the browser before the first report arrives; one
+    # more context than concurrent captures keeps it from taking a capture's place.
+    settings.set("PLAYWRIGHT_CONTEXTS", {"warm": {}}, priority="cmdline")
+    settings.set("PLAYWRIGHT_MAX_CONTEXTS", concurrency + 1, priority="cmdline")
+    return settings
+
+
+def run_worker(overrides: dict[str, Any]) -> None:
+    """Capture reports until stopped (SIGINT/SIGTERM: finish the captures in flight)."""
+    process = CrawlerProcess(worker_settings(overrides))
+    process.crawl(QueueSpider)
+    process.start()

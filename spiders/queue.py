@@ -1,0 +1,164 @@
+"""Capture reported URLs as they arrive: a crawl that never ends, fed by the catalog's queue.
+
+The browser stays up for the whole crawl, so a report only pays for a fresh context, not for a
+browser start. ``start()`` polls the queue (``QUEUE_POLL_INTERVAL``) whenever the downloader has
+room, claims one report at a time, and yields its capture request; the pipeline seals it as for
+any crawl, and the sealed capture is linked to the report (and to its duplicates). Claimed reports
+carry a lease this worker renews while it captures them: if the worker dies, another one (or this
+one, restarted) takes them again once the lease has run out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import scrapy
+from scrapy import signals
+
+from archive import Archive, ArchiveConfig, reports
+from crawler.capture import PageCapturer
+from crawler.config import CaptureConfig
+from crawler.environment import environment_record
+from crawler.seeds import Seed
+from spiders.capture import capture_request
+
+logger = logging.getLogger(__name__)
+
+REPORT_KEY = "capture_report"
+
+
+class QueueSpider(scrapy.Spider):
+    name = "queue"
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> QueueSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        config = CaptureConfig.from_settings(settings)
+        spider.capturer = PageCapturer(config, environment_record(settings, config))
+        spider.poll_interval = settings.getfloat("QUEUE_POLL_INTERVAL", 0.2)
+        # Long enough to outlast a renewal that comes late on a busy machine.
+        spider.lease = settings.getfloat("QUEUE_LEASE", 20.0)
+        spider.worker_name = (
+            settings.get("QUEUE_WORKER_NAME")
+            or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        )
+        spider.archive_config = ArchiveConfig.from_env(
+            store=settings.get("ARCHIVE_STORE"),
+            db=settings.get("ARCHIVE_DB"),
+            operator=settings.get("ARCHIVE_OPERATOR"),
+        )
+        spider.in_progress = set()
+        spider.stopping = False
+        crawler.signals.connect(spider._opened, signal=signals.spider_opened)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider._stored, signal=signals.item_scraped)
+        crawler.signals.connect(spider._not_stored, signal=signals.item_error)
+        crawler.signals.connect(spider._crashed, signal=signals.spider_error)
+        crawler.signals.connect(spider._stop_claiming, signal=signals.engine_stopped)
+        return spider
+
+    def _opened(self, spider: Any = None) -> None:
+        self.archive = Archive.open(self.archive_config)
+        self.catalog = self.archive.catalog
+        self._heartbeat = asyncio.ensure_future(self._renew_leases())
+        logger.info("worker %s polling the queue every %g s", self.worker_name, self.poll_interval)
+
+    def _closed(self, spider: Any = None, reason: str = "") -> None:
+        self.stopping = True
+        self._heartbeat.cancel()
+        # A graceful stop finishes the captures in flight; anything claimed but not captured
+        # goes back to the queue now instead of waiting for its lease to run out.
+        reports.release(self.catalog, self.in_progress, self.worker_name)
+        self.archive.close()
+
+    def _stop_claiming(self) -> None:
+        self.stopping = True
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 4)
+            try:
+                await asyncio.to_thread(
+                    reports.renew, self.catalog, set(self.in_progress), self.worker_name, self.lease
+                )
+            except Exception as exc:  # the database is away for a moment: try again next time
+                logger.warning("could not renew leases: %s", exc)
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        engine = self.crawler.engine
+        while not self.stopping:
+            if engine.needs_backout():
+                await asyncio.sleep(self.poll_interval)
+                continue
+            try:
+                row = await asyncio.to_thread(
+                    reports.claim, self.catalog, self.worker_name, self.lease
+                )
+            except Exception as exc:
+                logger.warning("could not read the queue: %s", exc)
+                row = None
+            if row is None:
+                await asyncio.sleep(self.poll_interval)
+                continue
+            if self.stopping:  # claimed while the crawl was being stopped: hand it back
+                await asyncio.to_thread(reports.release, self.catalog, [row.id], self.worker_name)
+                return
+            self.in_progress.add(row.id)
+            request = capture_request(
+                Seed(url=row.url, case=row.case_id, note=row.note),
+                self.capturer.config,
+                self.parse,
+                self.failed,
+            )
+            request.meta[REPORT_KEY] = {
+                "id": row.id,
+                "reporter": row.reporter,
+                "requested_at": row.requested_at.isoformat(),
+            }
+            yield request
+
+    async def parse(self, response: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        capture = await self.capturer.capture(response)
+        capture.provenance["report"] = response.meta[REPORT_KEY]
+        yield capture
+
+    async def failed(self, failure: Any) -> AsyncIterator[Any]:
+        capture = await self.capturer.capture_failure(failure)
+        capture.provenance["report"] = failure.request.meta[REPORT_KEY]
+        yield capture
+
+    async def _stored(self, item: Any, response: Any, spider: Any = None) -> None:
+        report_id = _report_id(response)
+        await asyncio.to_thread(reports.complete, self.catalog, report_id, item["id"])
+        self.in_progress.discard(report_id)
+
+    async def _not_stored(
+        self, item: Any, response: Any, spider: Any = None, failure: Any = None
+    ) -> None:
+        await self._fail(response, "the capture could not be sealed", failure)
+
+    async def _crashed(self, failure: Any, response: Any, spider: Any = None) -> None:
+        await self._fail(response, "the capture failed", failure)
+
+    async def _fail(self, response: Any, what: str, failure: Any) -> None:
+        report_id = _report_id(response)
+        if report_id is None:
+            return
+        error = failure.getErrorMessage() if failure is not None else "no reason given"
+        await asyncio.to_thread(reports.fail, self.catalog, report_id, f"{what}: {error}")
+        self.in_progress.discard(report_id)
+
+
+def _report_id(response: Any) -> Any:
+    """The report a callback's response, or an errback's failure, belongs to."""
+    request = getattr(response, "request", None)
+    meta = getattr(request, "meta", None) or getattr(response, "meta", {})
+    report = meta.get(REPORT_KEY)
+    return report["id"] if report else None
