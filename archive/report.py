@@ -44,6 +44,11 @@ def render_html(model: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> str:
     return env.get_template("report.html").render(lang=lang, **model)
 
 
+# The report's files seem to live here: WeasyPrint names images after their URL, and the PDF
+# must not depend on the folder it was made in.
+BUNDLE_URL = "file:///bundle/"
+
+
 def render_pdf(html: str, files: Path) -> bytes:
     """Print the report; relative links (the screenshots) are read from the folder ``files``,
     and nothing else is fetched: the report is made offline, from the bundle alone."""
@@ -54,11 +59,11 @@ def render_pdf(html: str, files: Path) -> bytes:
 
     class BundleFiles(URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> Any:
-            path = Path(url2pathname(urlsplit(url).path)).resolve()
-            if root not in path.parents:
+            path = (root / url2pathname(urlsplit(url).path).removeprefix("/bundle/")).resolve()
+            if not url.startswith(BUNDLE_URL) or root not in path.parents:
                 raise ValueError(f"the report may only show files of the bundle, not {url}")
-            return super().fetch(url, headers)
+            return super().fetch(path.as_uri(), headers)
 
     fetcher = BundleFiles(allowed_protocols={"file"}, fail_on_errors=True)
-    document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher)
+    document = HTML(string=html, base_url=BUNDLE_URL, url_fetcher=fetcher)
     return bytes(document.write_pdf())
