@@ -215,7 +215,9 @@ class _Export:
             self.progress("writing the report", done, total)
             manifest = bundle.canonical_json(self._manifest(wacz_member, plan, failures))
             sums = dict(fixed, **{bundle.MANIFEST: hashlib.sha256(manifest).hexdigest()})
-            model = self._report_model(wacz_member, zipped.sizes, sums, entries, plan, failures)
+            sizes = dict(zipped.sizes)
+            sizes.update({bundle.MANIFEST: len(manifest), bundle.PUBLIC_KEY: len(public_pem)})
+            model = self._report_model(wacz_member, sizes, sums, entries, plan, failures)
             report_html = report.render_html(model, self.lang).encode("utf-8")
             report_pdf = report.render_pdf(report_html.decode("utf-8"), work)
             sums[bundle.REPORT_HTML] = hashlib.sha256(report_html).hexdigest()
@@ -495,7 +497,7 @@ class _Export:
             "captures": captures,
             "first_capture": rfc3339(min(c.row.captured_at for c in self.captures)),
             "last_capture": rfc3339_or_none(self.when),
-            "members": [{"name": n, "sha256": sums[n], "size": sizes.get(n)} for n in listed],
+            "members": [{"name": n, "sha256": sums[n], "size": sizes[n]} for n in listed],
             "wacz": wacz_member,
             "fingerprint": self.key.fingerprint,
             "custody": [_entry_view(e) for e in entries],

@@ -41,10 +41,10 @@ _SIG_HASH = {  # signature algorithms that name their own hash
     "1.2.840.113549.1.1.12": "2.16.840.1.101.3.4.2.2",
     "1.2.840.113549.1.1.13": "2.16.840.1.101.3.4.2.3",
 }
-_RSA_PKCS1 = {"1.2.840.113549.1.1.1", "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12",
-              "1.2.840.113549.1.1.13"}  # fmt: skip
-_ECDSA = {"1.2.840.10045.2.1", "1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3", "1.2.840.10045.4.3.4"}
+_RSA_PKCS1 = {"1.2.840.113549.1.1.1", *(f"1.2.840.113549.1.1.{n}" for n in (11, 12, 13))}
+_ECDSA = {"1.2.840.10045.2.1", *(f"1.2.840.10045.4.3.{n}" for n in (2, 3, 4))}
 _ED25519 = "1.3.101.112"
+_SIGNATURES = _RSA_PKCS1 | _ECDSA | {_ED25519}  # take no parameters but an optional NULL
 _SIGNED_DATA = "1.2.840.113549.1.7.2"
 _TST_INFO = "1.2.840.113549.1.9.16.1.4"
 _ATTR_CONTENT_TYPE = "1.2.840.113549.1.9.3"
@@ -275,14 +275,10 @@ def _read_signer_info(buf: bytes, node: _Node, token: Token, digest_oids: set[st
         attr_kids = _kids(buf, _expect(attr, 0x30, "Attribute"))
         value = _kids(buf, _expect(attr_kids[1], 0x31, "attribute values"))[0]
         values[_oid(buf, attr_kids[0])] = buf[value.start : value.end]
+    sig_oid = _oid(buf, _kids(buf, _expect(sig_alg, 0x30, "signatureAlgorithm"))[0])
     token._signer_info = {
         "digest_oid": digest_oid,
-        "sig_oid": _alg(
-            buf,
-            sig_alg,
-            params_allowed=_oid(buf, _kids(buf, sig_alg)[0])
-            not in _SIG_HASH | {k: "" for k in _RSA_PKCS1 | _ECDSA | {_ED25519}},
-        ),
+        "sig_oid": _alg(buf, sig_alg, params_allowed=sig_oid not in _SIGNATURES),
         "signature": buf[signature.body : signature.end],
         # What the signature covers: the attributes DER-encoded as a SET (RFC 5652 5.4).
         "signed": b"\x31" + buf[attrs.start + 1 : attrs.end],

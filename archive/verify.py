@@ -300,12 +300,10 @@ class _Verifier:
             return
         try:
             entries = [json.loads(line) for line in data.decode("utf-8").splitlines()]
-            problems = _chain_problems(entries)
-        except (ValueError, KeyError, TypeError) as exc:
-            self.check(FAIL, "custody", name, f"not a custody log ({exc})")
+            problems = _chain_problems(entries) or self._export_entry_problems(entries)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self.check(FAIL, "custody", name, f"not a custody log ({exc!r})")
             return
-        if not problems:
-            problems = self._export_entry_problems(entries)
         if problems:
             self.check(FAIL, "custody", name, "; ".join(problems))
             return
@@ -354,8 +352,8 @@ class _Verifier:
             try:
                 with self.zip.open(name) as fh, zipfile.ZipFile(fh) as inner:
                     problems = self._wacz_problems(inner)
-            except _READ_ERRORS as exc:
-                problems = [f"not a readable WACZ ({exc})"]
+            except (*_READ_ERRORS, KeyError, TypeError) as exc:
+                problems = [f"not a readable WACZ ({exc!r})"]
             if problems:
                 self.check(FAIL, "wacz", name, "; ".join(problems))
             else:

@@ -30,7 +30,7 @@ from archive.report import render_pdf
 from archive.verify import load_certificates, verify_bundle
 from demo.site import AdSite
 from tests.conftest import BIN, ROOT, run_cli
-from tests.tsa_fixtures import LocalTsa, tsa  # noqa: F401  (fixture)
+from tests.tsa_fixtures import LocalTsa, tsa_server  # noqa: F401  (the `tsa` fixture)
 from tests.warcs import read_warc
 
 CASE = "CASE-1"
@@ -92,7 +92,7 @@ def case(site: AdSite, tls_site: str, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="session")
-def bundle(case: dict[str, Any], tsa: LocalTsa, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+def bundle(case: dict[str, Any], tsa: LocalTsa, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "case-1.zip"
     proc = run_cli(
         "export", "--case", CASE, "--out", str(out), "--json",
@@ -105,7 +105,7 @@ def bundle(case: dict[str, Any], tsa: LocalTsa, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture(scope="session")
-def unzipped(bundle: Path, tsa: LocalTsa) -> Path:  # noqa: F811
+def unzipped(bundle: Path, tsa: LocalTsa) -> Path:
     folder = bundle.parent / "unzipped"
     with zipfile.ZipFile(bundle) as zf:
         zf.extractall(folder)
@@ -125,7 +125,7 @@ def rezip(path: Path, contents: dict[str, bytes], target: Path) -> Path:
     return target
 
 
-def failing(path: Path, tsa: LocalTsa | None = None) -> list[str]:  # noqa: F811
+def failing(path: Path, tsa: LocalTsa | None = None) -> list[str]:
     roots = load_certificates(tsa.ca_pem) if tsa else None
     return [c.line() for c in verify_bundle(path, roots).failures]
 
@@ -181,7 +181,7 @@ def test_capture_files_are_byte_identical_to_the_stored_evidence(bundle, case):
     assert hashlib.sha256(screenshot).hexdigest() == case["captures"][0]["screenshot_sha256"]
 
 
-def test_lastseen_verify_passes_and_prints_one_line_per_check(bundle, tsa):  # noqa: F811
+def test_lastseen_verify_passes_and_prints_one_line_per_check(bundle, tsa):
     proc = subprocess.run(
         [str(BIN / "lastseen"), "verify", str(bundle), "--tsa-ca", str(tsa.ca_pem)],
         capture_output=True, text=True,
@@ -327,7 +327,7 @@ def test_show_lists_the_export_access_of_a_capture(bundle, case):
 # -- tampering -------------------------------------------------------------------------------
 
 
-def test_a_changed_byte_in_any_member_fails_verify_and_names_it(bundle, tsa, tmp_path):  # noqa: F811
+def test_a_changed_byte_in_any_member_fails_verify_and_names_it(bundle, tsa, tmp_path):
     contents = members(bundle)
     assert failing(bundle, tsa) == []
     for name, data in contents.items():
@@ -338,7 +338,7 @@ def test_a_changed_byte_in_any_member_fails_verify_and_names_it(bundle, tsa, tmp
         assert any(name in line for line in failures), f"{name}: {failures}"
 
 
-def test_a_missing_member_fails_verify_and_is_named(bundle, tsa, tmp_path):  # noqa: F811
+def test_a_missing_member_fails_verify_and_is_named(bundle, tsa, tmp_path):
     contents = members(bundle)
     for name in contents:
         target = rezip(bundle, {n: d for n, d in contents.items() if n != name}, tmp_path / "t.zip")
@@ -379,7 +379,7 @@ def test_a_flipped_byte_in_the_zip_file_itself_is_named(bundle, tmp_path):
     assert "report.pdf" in proc.stdout.splitlines()[-1]
 
 
-def test_verify_of_something_that_is_not_a_bundle_fails_cleanly(tmp_path, tsa):  # noqa: F811
+def test_verify_of_something_that_is_not_a_bundle_fails_cleanly(tmp_path, tsa):
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"not a zip")
     proc = subprocess.run([str(BIN / "lastseen"), "verify", str(junk)], capture_output=True,
@@ -408,7 +408,7 @@ def test_without_a_tsa_the_export_works_and_says_no_trusted_timestamp(case, tmp_
     assert "WARN  timestamp  SHA256SUMS: no trusted timestamp was obtained" in verified.stdout
 
 
-def test_a_failing_tsa_is_reported_and_the_others_still_stamp(case, tsa, tmp_path):  # noqa: F811
+def test_a_failing_tsa_is_reported_and_the_others_still_stamp(case, tsa, tmp_path):
     out = tmp_path / "mixed.zip"
     urls = f"{tsa.url('/broken')} {tsa.url('/tsa')}"
     proc = run_cli("export", "--case", CASE, "--out", str(out), store=case["store"],
@@ -425,7 +425,7 @@ def test_a_failing_tsa_is_reported_and_the_others_still_stamp(case, tsa, tmp_pat
     assert failing(out, tsa) == []
 
 
-def test_a_token_with_its_chain_out_of_der_order_is_kept_and_verifies(case, tsa, tmp_path):  # noqa: F811
+def test_a_token_with_its_chain_out_of_der_order_is_kept_and_verifies(case, tsa, tmp_path):
     from rfc3161_client import decode_timestamp_response
 
     out = tmp_path / "chain.zip"
@@ -554,3 +554,35 @@ def test_export_works_with_a_postgresql_catalog(site, store, pg_url, tmp_path):
     assert failing(out) == []
     entries = [json.loads(line) for line in members(out)["custody.jsonl"].splitlines()]
     assert [e["action"] for e in entries] == ["capture", "access", "export"]
+
+
+def test_a_timestamp_earlier_than_a_capture_fails_verify(tsa, tmp_path):
+    """A capture dated after the TSA's time (a wrong clock, or a forged date) is caught."""
+    from datetime import UTC, datetime, timedelta
+
+    from archive import Capture, Exchange, HttpRequest, HttpResponse, Resource
+    from archive.keys import init_key
+    from demo.site import png
+
+    url = "http://ads.example/ad/9"
+    later = datetime.now(UTC) + timedelta(days=1)
+    capture = Capture(
+        requested_url=url, started_at=later, ended_at=later + timedelta(seconds=3), outcome="ok",
+        final_url=url, http_status=200, main_index=0, case_id="CLOCK-1",
+        exchanges=[Exchange(HttpRequest("GET", url, [("Host", "ads.example")]),
+                            HttpResponse(200, "OK", [("Content-Type", "text/html")], b"<p>ad</p>"),
+                            resource_type="Document", remote_ip="192.0.2.7")],
+        resources=[Resource("screenshot", "image/png", png(40, 30, (200, 0, 0)))],
+        provenance={"ended_at": (later + timedelta(seconds=3)).isoformat()},
+    )  # fmt: skip
+    archive = Archive.open(ArchiveConfig(store=str(tmp_path / "evidence"), operator="clock"))
+    try:
+        archive.seal(capture)
+        key = init_key(tmp_path / "key.pem")
+        out = tmp_path / "clock.zip"
+        result = export_case(archive, case="CLOCK-1", out=out, key=key, tsa_urls=[tsa.url("/tsa")])
+    finally:
+        archive.close()
+    failures = failing(result.path, tsa)
+    assert len(failures) == 1
+    assert "SHA256SUMS.tsr" in failures[0] and "is before the end of a capture" in failures[0]

@@ -133,8 +133,9 @@ class LocalTsa:
         self.server.server_close()
 
 
-@pytest.fixture(scope="session")
-def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTsa]:
+@pytest.fixture(scope="session", name="tsa")
+def tsa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTsa]:
+    """Import ``tsa_server`` into a test module to use the ``tsa`` fixture there."""
     server = LocalTsa(tmp_path_factory.mktemp("tsa"))
     yield server
     server.stop()
