@@ -118,7 +118,7 @@ def members(path: Path) -> dict[str, bytes]:
         return {name: zf.read(name) for name in zf.namelist()}
 
 
-def rezip(path: Path, contents: dict[str, bytes], target: Path) -> Path:
+def rezip(contents: dict[str, bytes], target: Path) -> Path:
     with zipfile.ZipFile(target, "w") as zf:
         for name, data in contents.items():
             zf.writestr(name, data)
@@ -333,7 +333,7 @@ def test_a_changed_byte_in_any_member_fails_verify_and_names_it(bundle, tsa, tmp
     for name, data in contents.items():
         flipped = bytearray(data)
         flipped[len(data) // 2] ^= 0x01
-        target = rezip(bundle, {**contents, name: bytes(flipped)}, tmp_path / "t.zip")
+        target = rezip({**contents, name: bytes(flipped)}, tmp_path / "t.zip")
         failures = failing(target, tsa)
         assert any(name in line for line in failures), f"{name}: {failures}"
 
@@ -341,7 +341,7 @@ def test_a_changed_byte_in_any_member_fails_verify_and_names_it(bundle, tsa, tmp
 def test_a_missing_member_fails_verify_and_is_named(bundle, tsa, tmp_path):
     contents = members(bundle)
     for name in contents:
-        target = rezip(bundle, {n: d for n, d in contents.items() if n != name}, tmp_path / "t.zip")
+        target = rezip({n: d for n, d in contents.items() if n != name}, tmp_path / "t.zip")
         failures = failing(target, tsa)
         assert any(name in line and "missing" in line for line in failures), f"{name}: {failures}"
 
@@ -350,7 +350,7 @@ def test_swapped_screenshots_fail_verify_naming_both(bundle, case, tmp_path):
     contents = members(bundle)
     shown = {c["screenshot_sha256"]: c["id"] for c in case["captures"] if c["screenshot_sha256"]}
     a, b = (f"captures/{i}/screenshot.png" for i in list(shown.values())[:2])
-    target = rezip(bundle, {**contents, a: contents[b], b: contents[a]}, tmp_path / "swap.zip")
+    target = rezip({**contents, a: contents[b], b: contents[a]}, tmp_path / "swap.zip")
     proc = subprocess.run([str(BIN / "lastseen"), "verify", str(target)], capture_output=True,
                           text=True)  # fmt: skip
     assert proc.returncode == 1
@@ -362,7 +362,7 @@ def test_swapped_screenshots_fail_verify_naming_both(bundle, case, tmp_path):
 
 def test_a_member_added_after_sealing_fails_verify(bundle, tmp_path):
     contents = members(bundle)
-    target = rezip(bundle, {**contents, "captures/extra.txt": b"planted"}, tmp_path / "x.zip")
+    target = rezip({**contents, "captures/extra.txt": b"planted"}, tmp_path / "x.zip")
     assert any("captures/extra.txt: not listed in SHA256SUMS" in line for line in failing(target))
 
 
