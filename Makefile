@@ -8,14 +8,14 @@ BIN := $(VENV)/bin
 PYWB_VENV := .venv-pywb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup browser pywb lint bench soak clean
+.PHONY: run test setup browser export-deps pywb lint bench soak clean
 
 $(BIN)/lastseen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-setup: $(BIN)/lastseen browser
+setup: $(BIN)/lastseen browser export-deps
 
 # Playwright's own Chromium when `playwright install chromium` worked, else Debian's.
 browser: $(BIN)/lastseen
@@ -24,6 +24,16 @@ browser: $(BIN)/lastseen
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 	@echo "browser: $$($(BIN)/python -m crawler.browser)"
+
+# Export: WeasyPrint prints the report with Debian's pango; the export tests read the PDF with
+# pdftotext and run the README's jq and openssl commands.
+EXPORT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+	poppler-utils jq openssl
+export-deps:
+	@dpkg -s $(EXPORT_DEBS) >/dev/null 2>&1 || { \
+		echo "installing Debian packages for the export report: $(EXPORT_DEBS)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(EXPORT_DEBS) >/dev/null; }
 
 $(PYWB_VENV)/bin/wayback:
 	$(PYTHON) -m venv $(PYWB_VENV)

@@ -17,3 +17,15 @@ class CatalogError(ArchiveError):
 
 class CustodyError(ArchiveError):
     """The chain of custody is broken or cannot be extended."""
+
+
+class InvalidRequest(ArchiveError):
+    """What was asked cannot be done as given (unknown case, bad path, no key): nothing written."""
+
+
+class ExportError(ArchiveError):
+    """An evidence bundle could not be completed; no file was left under the bundle's name."""
+
+
+class TimestampError(ArchiveError):
+    """A timestamp authority could not be reached or did not grant a timestamp."""
