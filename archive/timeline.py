@@ -41,6 +41,23 @@ _UNREACHABLE_ERRORS = (
 )
 
 
+# What each reason means, as the time-line tells a reader.
+REASONS = {
+    "dns-failure": "the host name no longer resolves (DNS)",
+    "unreachable": "the server could not be reached",
+    "redirect-home": "redirected to the site's home page",
+    "redirect-login": "redirected to a login page",
+    "timeout": "no answer within the time limit",
+    "network-error": "network error",
+}
+
+
+def explain(reason: str | None) -> str:
+    if reason and reason.startswith("http-"):
+        return f"HTTP {reason[5:]}"
+    return REASONS.get(reason or "", reason or "")
+
+
 class ObservationRow(Base):
     """One capture of a URL, as a point of that URL's time-line."""
 
