@@ -364,3 +364,20 @@ def test_sigterm_mid_run_stops_cleanly(site, store, tmp_path):
     again = run_cli("crawl", str(seeds), "--due", "--timeout", "8", store=store)
     assert again.returncode == 0, again.stderr
     assert "nothing done" not in again.stderr
+
+
+def test_every_scheduling_option_is_documented():
+    from crawler.cli import main
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for name in ("crawl", "history", "ls"):
+        for param in main.commands[name].params:
+            if not getattr(param, "help", None) and param.param_type_name == "option":
+                pytest.fail(f"{name} {param.opts[0]} has no help")
+            if param.param_type_name != "option":
+                continue
+            envvar = param.envvar
+            if envvar and envvar not in readme:
+                pytest.fail(f"{envvar} ({name} {param.opts[0]}) is not in the README")
+    for option in ("--due", "--log", "--per-host", "--delay", "--autothrottle", "--gone"):
+        assert option in readme, option
