@@ -66,23 +66,41 @@ class _GzipMember:
 
 
 class _Sha256WarcWriter(WARCWriter):  # type: ignore[misc]
-    """warcio's writer with SHA-256 digests and a chosen compression level.
+    """warcio's writer with SHA-256 digests, one gzip member per record at a chosen level.
 
     warcio always digests with SHA-1; overriding its digester factory is the one place where
     every block and payload digest is made, so nothing else in warcio needs to change.
     """
 
-    def __init__(self, out: Any, compress_level: int) -> None:
+    def __init__(self, out: Any) -> None:
         super().__init__(out, gzip=False, warc_version=WARC_VERSION)
-        self._level = compress_level
 
     @staticmethod
     def _create_digester() -> WarcDigester:
         return WarcDigester()
 
-    def write_record(self, record: Any, params: Any = None) -> None:
-        target = _GzipMember(self.out, self._level) if self._level else self.out
-        self._write_warc_record(target, record)
+    def write_member(self, record: Any, level: int) -> None:
+        self._write_warc_record(_GzipMember(self.out, level), record)
+
+
+# Payloads that are compressed already (media, fonts, archives, PNG, PDF): deflating them again
+# costs CPU and saves nothing, so their gzip member uses stored blocks (level 0, still gzip).
+_COMPRESSED_MAJOR = ("image/", "video/", "audio/", "font/")
+_COMPRESSED_TYPES = (
+    "application/pdf", "application/zip", "application/gzip", "application/x-gzip",
+    "application/zstd", "application/x-7z-compressed", "application/vnd.rar", "font/woff2",
+    "application/font-woff", "application/font-woff2", "application/octet-stream",
+)
+_UNCOMPRESSED_IMAGES = ("image/svg+xml", "image/bmp", "image/x-icon", "image/vnd.microsoft.icon")
+
+
+def compress_level(content_type: str | None, default: int) -> int:
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if mime in _UNCOMPRESSED_IMAGES:
+        return default
+    if mime.startswith(_COMPRESSED_MAJOR) or mime in _COMPRESSED_TYPES:
+        return 0
+    return default
 
 
 @dataclass
@@ -213,13 +231,19 @@ class CaptureWriter:
         originals: Mapping[str, Original] | None = None,
     ) -> None:
         self._out = out
-        self._writer = _Sha256WarcWriter(out, compress_level)
+        self._level = compress_level
+        self._writer = _Sha256WarcWriter(out)
         self._originals = dict(originals) if originals is not None else None
 
     def _write(self, record: Any, refs: list[RecordRef]) -> RecordRef:
         offset = self._out.tell()
-        self._writer.write_record(record)
         headers = record.rec_headers
+        content_type = (
+            record.http_headers.get_header("Content-Type")
+            if record.http_headers and record.rec_type == "response"
+            else record.content_type
+        )
+        self._writer.write_member(record, compress_level(content_type, self._level))
         ref = RecordRef(
             record_id=headers.get_header("WARC-Record-ID"),
             record_type=headers.get_header("WARC-Type"),
@@ -228,9 +252,7 @@ class CaptureWriter:
             length=self._out.tell() - offset,
             payload_sha256=_hex(headers.get_header("WARC-Payload-Digest"))
             or _hex(headers.get_header("WARC-Block-Digest")),
-            content_type=record.http_headers.get_header("Content-Type")
-            if record.http_headers
-            else headers.get_header("Content-Type"),
+            content_type=content_type,
             refers_to=headers.get_header("WARC-Refers-To"),
         )
         refs.append(ref)

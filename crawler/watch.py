@@ -96,9 +96,7 @@ def run_due(
     lock = RunLock(archive.catalog)
     started = utc_now()
     totals: dict[str, Any] = {key: 0 for key in SUMMARY_KEYS}
-    totals.update(
-        {"due": 0, "skipped": 0, "seeds": len(specs), "started_at": rfc3339(started)}
-    )
+    totals.update({"due": 0, "skipped": 0, "seeds": len(specs), "started_at": rfc3339(started)})
     try:
         if not lock.acquire():
             holder = lock.holder()
@@ -181,9 +179,7 @@ def _run(
             code = 1  # nothing could be stored: the run did not work at all
     totals["ended_at"] = rfc3339(utc_now())
     totals["log"] = str(log_path)
-    logger.info(
-        "done: %s", ", ".join(f"{key} {totals[key]}" for key in (*SUMMARY_KEYS, "skipped"))
-    )
+    logger.info("done: %s", ", ".join(f"{key} {totals[key]}" for key in (*SUMMARY_KEYS, "skipped")))
     if as_json:
         print_json({"summary": totals})
     else:

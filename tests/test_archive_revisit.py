@@ -149,14 +149,10 @@ def test_an_image_shown_in_another_ad_is_stored_once(store, db_url):
     archive.close()
 
 
-def test_a_changed_page_is_a_full_capture_with_a_text_diff_against_the_last_live_one(
-    store, db_url
-):
+def test_a_changed_page_is_a_full_capture_with_a_text_diff_against_the_last_live_one(store, db_url):
     archive = open_archive(store, db_url)
     first = archive.seal(capture(URL, page("Boat", 450), T0))
-    gone = archive.seal(
-        capture(URL, b"<h1>Gone</h1>", T0 + timedelta(hours=1), status=410)
-    )
+    gone = archive.seal(capture(URL, b"<h1>Gone</h1>", T0 + timedelta(hours=1), status=410))
     changed = archive.seal(capture(URL, page("Boat", 300), T0 + timedelta(hours=2)))
     recs = by_target(changed.warc_location)
     assert [r.type for r in recs[URL] if r.type != "request"] == ["response"]

@@ -248,8 +248,9 @@ def test_ls_gone_lists_vanished_ads_with_their_last_good_capture(scenario):
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["url"] for line in lines] == [url(scenario, "/ad/2")]
-    assert lines[0]["last_seen_live"]["capture_id"] == (
-        scenario["run2"]["captures"][url(scenario, "/ad/2")]["id"]
+    assert (
+        lines[0]["last_seen_live"]["capture_id"]
+        == (scenario["run2"]["captures"][url(scenario, "/ad/2")]["id"])
     )
     assert lines[0]["case"] == "SCHED-1"
     text = run_cli("ls", "--gone", store=store, db=db).stdout
