@@ -230,10 +230,10 @@ class CaptureWriter:
         compress_level: int = 6,
         originals: Mapping[str, Original] | None = None,
     ) -> None:
+        self._originals = dict(originals) if originals is not None else None
         self._out = out
         self._level = compress_level
         self._writer = _Sha256WarcWriter(out)
-        self._originals = dict(originals) if originals is not None else None
 
     def _write(self, record: Any, refs: list[RecordRef]) -> RecordRef:
         offset = self._out.tell()
@@ -245,6 +245,7 @@ class CaptureWriter:
         )
         self._writer.write_member(record, compress_level(content_type, self._level))
         ref = RecordRef(
+            refers_to=headers.get_header("WARC-Refers-To"),
             record_id=headers.get_header("WARC-Record-ID"),
             record_type=headers.get_header("WARC-Type"),
             target_uri=headers.get_header("WARC-Target-URI") or "",
@@ -253,7 +254,6 @@ class CaptureWriter:
             payload_sha256=_hex(headers.get_header("WARC-Payload-Digest"))
             or _hex(headers.get_header("WARC-Block-Digest")),
             content_type=content_type,
-            refers_to=headers.get_header("WARC-Refers-To"),
         )
         refs.append(ref)
         return ref
