@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 ROBOTS_AGENT = "lastseen"
 MAX_RECORDED = 64 * 1024  # characters of robots.txt kept in each provenance record
+ROBOTS_TIMEOUT = 15  # seconds: a site that does not answer for robots.txt is still captured
 
 
 @dataclass
@@ -82,7 +83,11 @@ class RobotsPolicy:
         request = scrapy.Request(
             url,
             dont_filter=True,
-            meta={"dont_obey_robotstxt": True, "handle_httpstatus_all": True},
+            meta={
+                "dont_obey_robotstxt": True,
+                "handle_httpstatus_all": True,
+                "download_timeout": ROBOTS_TIMEOUT,
+            },
         )
         try:
             response = await self.crawler.engine.download_async(request)

@@ -382,3 +382,28 @@ def test_every_scheduling_option_is_documented():
                 pytest.fail(f"{envvar} ({name} {param.opts[0]}) is not in the README")
     for option in ("--due", "--log", "--per-host", "--delay", "--autothrottle", "--gone"):
         assert option in readme, option
+
+
+def test_robots_txt_is_recorded_and_obeyed_only_when_the_seed_says_so(store, tmp_path):
+    site = AdSite(ads=2).start()
+    site.robots_txt = "User-agent: *\nDisallow: /ad/\n"
+    try:
+        seeds = tmp_path / "watch.yaml"
+        seeds.write_text(
+            f"- url: {site.url('/ad/1')}\n  obey_robots: true\n"
+            f"- url: {site.url('/ad/2')}\n  obey_robots: false\n"
+        )
+        run = crawl_due(seeds, store, None)
+    finally:
+        site.stop()
+    assert list(run["captures"]) == [site.url("/ad/2")]
+    assert run["summary"]["skipped"] == 1
+    (meta,) = [
+        r for r in read_warc(run["captures"][site.url("/ad/2")]["warc"]) if r.type == "metadata"
+    ]
+    robots = meta.json()["robots"]
+    assert robots["allowed"] is False and robots["obey_robots"] is False
+    assert "captured as evidence" in robots["decision"]
+    assert robots["robots_txt"]["text"] == "User-agent: *\nDisallow: /ad/\n"
+    assert site.requests.count("/robots.txt") == 1, "robots.txt is fetched once per site and run"
+    assert "not captured, robots.txt disallows it" in (store / "logs" / "crawl.log").read_text()
