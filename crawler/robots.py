@@ -2,8 +2,9 @@
 
 An evidence capture of an ad is not a crawl for indexing: by default lastseen records what the
 site's robots.txt says and captures anyway (``obey_robots: false``); a seed with
-``obey_robots: true`` skips what robots.txt disallows. Either way the decision, and the robots.txt
-it was based on (status, SHA-256, text), goes into the capture's provenance.
+``obey_robots: true`` skips what robots.txt disallows. Either way the decision and the robots.txt
+it was based on (status, size, SHA-256) go into the capture's provenance, and the robots.txt
+itself into the capture's WARC as a resource record (a revisit once it is stored).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from urllib.parse import urlsplit
 import scrapy
 from protego import Protego
 
+from archive.capture import Resource
 from archive.times import rfc3339, utc_now
 
 logger = logging.getLogger(__name__)
 
 ROBOTS_AGENT = "lastseen"
-MAX_RECORDED = 64 * 1024  # characters of robots.txt kept in each provenance record
+RESOURCE_KIND = "robots-txt"  # resource record urn:robots-txt:<page URL>
 ROBOTS_TIMEOUT = 15  # seconds: a site that does not answer for robots.txt is still captured
 
 
@@ -34,7 +36,7 @@ class RobotsTxt:
     status: int | None = None
     sha256: str | None = None
     size: int | None = None
-    text: str | None = None
+    body: bytes | None = None
     error: str | None = None
     parser: Any = None
 
@@ -51,8 +53,6 @@ class RobotsTxt:
             "status": self.status,
             "sha256": self.sha256,
             "size": self.size,
-            "text": self.text[:MAX_RECORDED] if self.text is not None else None,
-            "truncated": bool(self.text and len(self.text) > MAX_RECORDED),
             "error": self.error,
         }
 
@@ -99,10 +99,18 @@ class RobotsPolicy:
         result.status = response.status
         result.sha256 = hashlib.sha256(body).hexdigest()
         result.size = len(body)
-        result.text = body.decode("utf-8", "replace")
         if 200 <= response.status < 300:
-            result.parser = Protego.parse(result.text)
+            result.body = body
+            result.parser = Protego.parse(body.decode("utf-8", "replace"))
         return result
+
+    def resource(self, url: str) -> Resource | None:
+        """The robots.txt a decision on ``url`` was based on, to store with the capture."""
+        future = self._sites.get(robots_url(url))
+        robots = future.result() if future is not None and future.done() else None
+        if robots is None or not robots.body:
+            return None
+        return Resource(RESOURCE_KIND, "text/plain", robots.body)
 
     async def decide(self, url: str, obey: bool) -> tuple[bool, dict[str, Any]]:
         """Whether to capture ``url``, and the decision as the provenance records it."""

@@ -101,6 +101,9 @@ class WatchSpider(scrapy.Spider):
     async def parse(self, response: Any, **kwargs: Any) -> AsyncIterator[Any]:
         capture = await self.capturer.capture(response)
         capture.provenance.update(self._provenance(response.meta))
+        robots = self.robots.resource(capture.requested_url)
+        if robots is not None:
+            capture.resources.append(robots)
         job = response.meta[WATCH_META]
         self.pending[capture.requested_url] = (job, capture.provenance.get("outlinks") or [])
         yield capture

@@ -7,6 +7,7 @@ nothing changed; between runs 2 and 3 an ad is edited, one removed (410) and one
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import subprocess
@@ -398,12 +399,14 @@ def test_robots_txt_is_recorded_and_obeyed_only_when_the_seed_says_so(store, tmp
         site.stop()
     assert list(run["captures"]) == [site.url("/ad/2")]
     assert run["summary"]["skipped"] == 1
-    (meta,) = [
-        r for r in read_warc(run["captures"][site.url("/ad/2")]["warc"]) if r.type == "metadata"
-    ]
+    recs = read_warc(run["captures"][site.url("/ad/2")]["warc"])
+    (meta,) = [r for r in recs if r.type == "metadata"]
     robots = meta.json()["robots"]
     assert robots["allowed"] is False and robots["obey_robots"] is False
     assert "captured as evidence" in robots["decision"]
-    assert robots["robots_txt"]["text"] == "User-agent: *\nDisallow: /ad/\n"
+    text = b"User-agent: *\nDisallow: /ad/\n"
+    assert robots["robots_txt"]["sha256"] == hashlib.sha256(text).hexdigest()
+    (stored,) = [r for r in recs if r.target == f"urn:robots-txt:{site.url('/ad/2')}"]
+    assert stored.type == "resource" and stored.payload == text
     assert site.requests.count("/robots.txt") == 1, "robots.txt is fetched once per site and run"
     assert "not captured, robots.txt disallows it" in (store / "logs" / "crawl.log").read_text()
