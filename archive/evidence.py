@@ -16,6 +16,7 @@ from archive import custody
 from archive.capture import Capture
 from archive.catalog import CaptureRow, Catalog
 from archive.exceptions import StoreError
+from archive.recapture import Recapture
 from archive.store import LocalStore, open_store
 from archive.warc import CaptureWriter, WrittenCapture
 
@@ -42,6 +43,9 @@ class ArchiveConfig:
     operator: str = ""
     warc_prefix: str = WARC_PREFIX
     compress_level: int = 6
+    # Scheduled recaptures: payloads already stored become revisit records, and a changed page
+    # gets a diff against its last live capture.
+    dedup: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ArchiveConfig:
@@ -99,17 +103,19 @@ class Archive:
         filename = warc_filename(capture, self.config.warc_prefix, next(_serial))
         day = capture.started_at.astimezone(UTC)
         name = f"warcs/{day:%Y/%m/%d}/{filename}"
+        recapture = Recapture.prepare(self, capture)
         pending = self.store.write(name)
         with pending as out:
-            written = CaptureWriter(out, self.config.compress_level).write_capture(
-                capture, filename
-            )
+            written = CaptureWriter(
+                out, self.config.compress_level, recapture.originals
+            ).write_capture(capture, filename, recapture.metadata)
         sealed = pending.sealed
         assert sealed is not None
         row = self._row(capture, written, name, sealed.location, sealed.sha256, sealed.size)
         with self.catalog.session() as s:
             s.add(row)
             s.flush()
+            recapture.record(s, row, written)
             custody.append(
                 self.catalog,
                 s,
@@ -178,8 +184,10 @@ class Archive:
         ref = row.records.get(kind)
         if not ref:
             raise KeyError(kind)
-        with self.store.open(row.warc_name) as fh:
-            return read_payload(fh, ref["offset"])
+        # A revisit record holds no payload: read the stored original it refers to.
+        where = ref.get("refers_to") or {"warc": row.warc_name, "offset": ref["offset"]}
+        with self.store.open(where["warc"]) as fh:
+            return read_payload(fh, where["offset"])
 
     def close(self) -> None:
         self.catalog.dispose()

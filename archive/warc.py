@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
@@ -20,7 +21,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from archive.capture import BODY_COMPLETE, BODY_NONE, Capture, Exchange, Headers
-from archive.digest import WarcDigester
+from archive.digest import WarcDigester, sha256_hex
 
 WARC_VERSION = "WARC/1.1"
 
@@ -39,6 +40,8 @@ RESOURCE_TARGETS = {
     "tls-chain": "urn:tls-chain:",
 }
 PROVENANCE_TARGET = "urn:provenance:"
+# What warcio writes for a WARC/1.1 revisit (WARCWriter.REVISIT_PROFILE_1_1).
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 
 
 class Writable(Protocol):
@@ -111,6 +114,27 @@ class RecordRef:
     length: int
     payload_sha256: str | None  # lowercase hex, without the "sha256:" prefix
     content_type: str | None = None
+    refers_to: str | None = None  # a revisit's original record (WARC-Refers-To)
+
+
+@dataclass(frozen=True)
+class Original:
+    """A record already stored whose payload a revisit record can point to instead of a copy."""
+
+    record_id: str
+    target_uri: str
+    warc_date: str  # the original's WARC-Date, exactly as written
+
+
+@dataclass(frozen=True)
+class MetadataRecord:
+    """An extra metadata record of a capture (e.g. the text diff against the previous one)."""
+
+    name: str
+    target_uri: str
+    content_type: str
+    data: bytes
+    refers_to: str | None = None
 
 
 @dataclass
@@ -122,6 +146,8 @@ class WrittenCapture:
     main: RecordRef | None = None
     provenance: RecordRef | None = None
     resources: dict[str, RecordRef] = field(default_factory=dict)
+    metadata: dict[str, RecordRef] = field(default_factory=dict)
+    date: str = ""  # the WARC-Date every record of the capture carries
 
 
 def _hex(digest: str | None) -> str | None:
@@ -192,9 +218,19 @@ class CaptureWriter:
 
     ``out`` must support ``write``, ``flush`` and ``tell`` (``archive.digest.HashingWriter`` does,
     so the file's SHA-256 is known as soon as the last record is written).
+
+    With ``originals`` (keyed ``"<record type>:<sha256 hex>"``), a complete payload already stored
+    is written as a ``revisit`` record pointing to it (profile identical-payload-digest) instead
+    of a second copy; payloads repeated within the capture are written once too.
     """
 
-    def __init__(self, out: Writable, compress_level: int = 6) -> None:
+    def __init__(
+        self,
+        out: Writable,
+        compress_level: int = 6,
+        originals: Mapping[str, Original] | None = None,
+    ) -> None:
+        self._originals = dict(originals) if originals is not None else None
         self._out = out
         self._level = compress_level
         self._writer = _Sha256WarcWriter(out)
@@ -209,6 +245,7 @@ class CaptureWriter:
         )
         self._writer.write_member(record, compress_level(content_type, self._level))
         ref = RecordRef(
+            refers_to=headers.get_header("WARC-Refers-To"),
             record_id=headers.get_header("WARC-Record-ID"),
             record_type=headers.get_header("WARC-Type"),
             target_uri=headers.get_header("WARC-Target-URI") or "",
@@ -221,10 +258,43 @@ class CaptureWriter:
         refs.append(ref)
         return ref
 
-    def write_capture(self, capture: Capture, filename: str) -> WrittenCapture:
+    def _original(self, kind: str, data: bytes) -> tuple[str | None, Original | None]:
+        """The digest key of a payload that may be deduplicated, and its stored original."""
+        if self._originals is None or not data:
+            return None, None
+        key = f"{kind}:{sha256_hex(data)}"
+        return key, self._originals.get(key)
+
+    def _revisit(
+        self,
+        uri: str,
+        key: str,
+        original: Original,
+        warc_headers: dict[str, str],
+        http_headers: StatusAndHeaders | None = None,
+    ) -> Any:
+        record = self._writer.create_revisit_record(
+            uri,
+            "sha256:" + key.split(":", 1)[1],
+            original.target_uri,
+            original.warc_date,
+            http_headers=http_headers,
+            warc_headers_dict={**warc_headers, "WARC-Refers-To": original.record_id},
+        )
+        if http_headers is None:
+            record.content_type = None  # an empty block has no content type
+        return record
+
+    def _remember(self, key: str | None, ref: RecordRef, date: str) -> None:
+        if key is not None and self._originals is not None:
+            self._originals[key] = Original(ref.record_id, ref.target_uri, date)
+
+    def write_capture(
+        self, capture: Capture, filename: str, metadata: Sequence[MetadataRecord] = ()
+    ) -> WrittenCapture:
         warc_date = capture.started_at.astimezone(UTC)
         date = datetime_to_iso_date(warc_date.replace(tzinfo=None), use_micros=True)
-        result = WrittenCapture(warc_date=warc_date)
+        result = WrittenCapture(warc_date=warc_date, date=date)
         refs = result.records
         w = self._writer
 
@@ -245,22 +315,45 @@ class CaptureWriter:
         concurrent = {"WARC-Concurrent-To": result.main.record_id} if result.main else {}
         url = capture.final_url or capture.requested_url
         for res in capture.resources:
-            record = w.create_warc_record(
-                RESOURCE_TARGETS.get(res.kind, f"urn:{res.kind}:") + url,
-                "resource",
-                payload=BytesIO(res.data),
-                length=len(res.data),
-                warc_content_type=res.content_type,
-                warc_headers_dict={**common, **concurrent},
-            )
+            target = RESOURCE_TARGETS.get(res.kind, f"urn:{res.kind}:") + url
+            key, original = self._original("resource", res.data)
+            if original is not None and key is not None:
+                record = self._revisit(target, key, original, {**common, **concurrent})
+            else:
+                record = w.create_warc_record(
+                    target,
+                    "resource",
+                    payload=BytesIO(res.data),
+                    length=len(res.data),
+                    warc_content_type=res.content_type,
+                    warc_headers_dict={**common, **concurrent},
+                )
             result.resources[res.kind] = self._write(record, refs)
+            if original is None:
+                self._remember(key, result.resources[res.kind], date)
+
+        for meta in metadata:
+            extra = {"WARC-Refers-To": meta.refers_to} if meta.refers_to else {}
+            record = w.create_warc_record(
+                meta.target_uri,
+                "metadata",
+                payload=BytesIO(meta.data),
+                length=len(meta.data),
+                warc_content_type=meta.content_type,
+                warc_headers_dict={**common, **concurrent, **extra},
+            )
+            result.metadata[meta.name] = self._write(record, refs)
 
         provenance = dict(capture.provenance)
         provenance["stored_payloads"] = header_notes
         provenance["records"] = {
             "main_response": result.main.record_id if result.main else None,
             **{kind: ref.record_id for kind, ref in result.resources.items()},
+            **{name: ref.record_id for name, ref in result.metadata.items()},
         }
+        revisits = [ref for ref in refs if ref.record_type == "revisit"]
+        if revisits:
+            provenance["revisits"] = {ref.record_id: ref.refers_to for ref in revisits}
         body = json.dumps(provenance, indent=2, sort_keys=True, default=str).encode("utf-8")
         record = w.create_warc_record(
             PROVENANCE_TARGET + url,
@@ -298,17 +391,27 @@ class CaptureWriter:
             warc_headers["WARC-Truncated"] = (
                 "time" if resp.body_state == "truncated" else "unspecified"
             )
-        record = self._writer.create_warc_record(
-            ex.request.url,
-            "response",
-            payload=BytesIO(resp.body),
-            length=len(resp.body),
-            http_headers=http_headers,
-            warc_headers_dict=warc_headers,
+        key, original = (
+            self._original("response", resp.body)
+            if resp.body_state == BODY_COMPLETE
+            else (None, None)
         )
+        if original is not None and key is not None:
+            record = self._revisit(ex.request.url, key, original, warc_headers, http_headers)
+        else:
+            record = self._writer.create_warc_record(
+                ex.request.url,
+                "response",
+                payload=BytesIO(resp.body),
+                length=len(resp.body),
+                http_headers=http_headers,
+                warc_headers_dict=warc_headers,
+            )
         for proto in _protocols(ex):
             record.rec_headers.add_header("WARC-Protocol", proto)
         ref = self._write(record, refs)
+        if original is None:
+            self._remember(key, ref, common["WARC-Date"])
         if renamed or resp.body_state != BODY_COMPLETE:
             notes.append(
                 {

@@ -23,6 +23,7 @@ from archive.capture import (
     Capture,
     Resource,
 )
+from archive.digest import sha256_hex
 from archive.times import rfc3339_or_none
 from crawler.config import CaptureConfig
 from crawler.recorder import META_KEY, REFUSED, NetworkRecorder
@@ -146,7 +147,8 @@ class PageCapturer:
         except Exception as exc:
             problems.append(f"screenshot: {exc}")
         phase("screenshot")
-        if self.config.pdf:
+        same_print = _same_print(meta.get("capture_print_of"), resources)
+        if self.config.pdf and not same_print:
             try:
                 pdf = await page.pdf(print_background=True)
                 resources.append(Resource("pdf", "application/pdf", pdf))
@@ -170,6 +172,7 @@ class PageCapturer:
                 "outlinks": outlinks,
                 "problems": problems,
                 "timings_s": timings,
+                **({"pdf_not_printed": same_print} if same_print else {}),
             },
             user_agent=user_agent,
             browser=page.context.browser.version if page.context.browser else None,
@@ -342,6 +345,21 @@ class PageCapturer:
             await context.close()
         except Exception as exc:
             logger.debug("closing the capture's context failed: %s", exc)
+
+
+def _same_print(print_of: dict[str, Any] | None, resources: list[Resource]) -> str | None:
+    """Why no PDF is printed: the rendered DOM is byte-identical to an earlier capture's.
+
+    Chromium stamps each print with its creation time, so an unchanged page would otherwise store
+    a new PDF on every scheduled recapture that differs from the last only by that date.
+    """
+    dom = next((res for res in resources if res.kind == "dom"), None)
+    if not print_of or dom is None or sha256_hex(dom.data) != print_of.get("dom_sha256"):
+        return None
+    return (
+        f"rendered DOM identical (sha256:{print_of['dom_sha256']}) to capture "
+        f"{print_of['capture_id']}, whose PDF print stands for this one too"
+    )
 
 
 def _main_error(capture: Capture) -> str | None:

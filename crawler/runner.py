@@ -6,11 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from scrapy import signals
+from scrapy import Spider, signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler.seeds import Seed
 from spiders.capture import CaptureSpider
 
 
@@ -36,14 +35,16 @@ class CrawlResult:
 
 
 def run_crawl(
-    seeds: list[Seed],
+    seeds: list[Any],
     settings: Settings,
     on_capture: Callable[[dict[str, Any]], None] | None = None,
+    spider_cls: type[Spider] = CaptureSpider,
+    **spider_kwargs: Any,
 ) -> CrawlResult:
     """Capture every seed; blocks until done or interrupted (Ctrl-C, SIGTERM: graceful stop)."""
     result = CrawlResult()
     process = CrawlerProcess(settings)
-    crawler = process.create_crawler(CaptureSpider)
+    crawler = process.create_crawler(spider_cls)
 
     def scraped(item: Any, **_: Any) -> None:
         result.captures.append(item)
@@ -63,6 +64,6 @@ def run_crawl(
     crawler.signals.connect(failed, signal=signals.item_error)
     crawler.signals.connect(spider_failed, signal=signals.spider_error)
     crawler.signals.connect(closed, signal=signals.spider_closed)
-    process.crawl(crawler, seeds=seeds)
+    process.crawl(crawler, seeds=seeds, **spider_kwargs)
     process.start()
     return result

@@ -36,11 +36,10 @@ def check_url(value: str) -> str:
     return url
 
 
-def read_seed_file(path: str | Path, case: str | None = None) -> list[Seed]:
-    """One URL per line; blank lines and ``#`` comments are ignored. Errors name the line."""
-    file = Path(path)
+def read_text(path: str | Path) -> str:
+    """The seed file's text, or an InputError saying why it cannot be read."""
     try:
-        text = file.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"seed file not found: {path}") from None
     except IsADirectoryError:
@@ -49,6 +48,18 @@ def read_seed_file(path: str | Path, case: str | None = None) -> list[Seed]:
         raise InputError(f"seed file is not UTF-8 text: {path}") from None
     except OSError as exc:
         raise InputError(f"cannot read seed file {path}: {exc.strerror}") from None
+
+
+def read_seed_file(path: str | Path, case: str | None = None) -> list[Seed]:
+    """One URL per line; blank lines and ``#`` comments are ignored. Errors name the line.
+
+    A YAML seed file (``crawler.seedfile``) is read too: its seeds' own cases come first.
+    """
+    from crawler.seedfile import is_yaml, parse_yaml
+
+    text = read_text(path)
+    if is_yaml(path, text):
+        return [Seed(url=spec.url, case=spec.case or case) for spec in parse_yaml(text, path)]
     seeds: list[Seed] = []
     seen: set[str] = set()
     for number, line in enumerate(text.splitlines(), start=1):

@@ -25,6 +25,12 @@ PLAYWRIGHT_LAUNCH_OPTIONS = launch_options()
 # The browser's own request headers go on the wire, not Scrapy's: what we record is what it sent.
 PLAYWRIGHT_PROCESS_REQUEST_HEADERS = None
 CONCURRENT_REQUESTS = 4
+# Politeness per site: Scrapy's own settings, set by `lastseen crawl --per-host / --delay /
+# --autothrottle` (LASTSEEN_PER_HOST, LASTSEEN_DELAY, LASTSEEN_AUTOTHROTTLE).
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.0
+AUTOTHROTTLE_ENABLED = False
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 PLAYWRIGHT_MAX_CONTEXTS = 4
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 1
 
@@ -63,3 +69,5 @@ CAPTURE_IGNORE_HTTPS_ERRORS = True
 ARCHIVE_STORE = os.environ.get("LASTSEEN_STORE") or "./lastseen-data"
 ARCHIVE_DB = os.environ.get("LASTSEEN_DB") or None
 ARCHIVE_OPERATOR = os.environ.get("LASTSEEN_OPERATOR") or None
+# Payloads already stored are written as revisit records (scheduled runs turn this on).
+ARCHIVE_DEDUP = False

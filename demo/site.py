@@ -97,6 +97,7 @@ class AdSite:
         }
         self.lock = threading.Lock()
         self.requests: list[str] = []
+        self.robots_txt: str | None = None  # served at /robots.txt when set (404 otherwise)
         self.server = ThreadingHTTPServer((host, port), self._handler())
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -265,6 +266,8 @@ class AdSite:
                     self.send(
                         410, b"<!doctype html><title>Gone</title><h1>This ad was removed</h1>"
                     )
+                elif path == "/robots.txt" and site.robots_txt is not None:
+                    self.send(200, site.robots_txt.encode(), "text/plain")
                 elif path == "/favicon.ico":
                     self.send(404, b"", "image/x-icon")
                 else:

@@ -13,6 +13,7 @@ from crawler.browser import find_browser
 from crawler.cli import (
     EXIT_UNREACHABLE,
     FAILED_OUTCOMES,
+    UserError,
     archive_config,
     describe,
     err,
@@ -25,7 +26,11 @@ from crawler.seeds import Seed, check_url, read_seed_file
 
 
 def _crawl(
-    ctx: click.Context, seeds: list[Any], timeout: float | None, on_capture: Callable[..., None]
+    ctx: click.Context,
+    seeds: list[Any],
+    timeout: float | None,
+    on_capture: Callable[..., None],
+    extra: dict[str, Any] | None = None,
 ) -> Any:
     find_browser()  # a missing browser is a one-line error before anything is written
     config = archive_config(ctx)
@@ -35,6 +40,7 @@ def _crawl(
             "ARCHIVE_STORE": config.store,
             "ARCHIVE_DB": config.db,
             "ARCHIVE_OPERATOR": config.operator,
+            **(extra or {}),
         }
     )
     CaptureConfig.from_settings(settings)  # validate before anything is written
@@ -107,14 +113,83 @@ def capture(
     help="Per-page time limit in seconds (default 30).",
 )
 @click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object per capture, one per line."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object per capture, one per line (with --due, a summary line last).",
+)
+@click.option(
+    "--due",
+    is_flag=True,
+    help="Scheduled run (cron): capture only the seeds and followed links whose interval has "
+    "passed, store unchanged payloads as revisits; one run at a time per catalog.",
+)
+@click.option(
+    "--log",
+    "log_file",
+    envvar="LASTSEEN_LOG",
+    metavar="FILE",
+    help="With --due: append the run's log to FILE (default: logs/crawl.log in the store).",
+)
+@click.option(
+    "--per-host",
+    type=click.IntRange(1, 64),
+    envvar="LASTSEEN_PER_HOST",
+    metavar="N",
+    help="At most N pages of one site at a time (default 2).",
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(0, 3600),
+    envvar="LASTSEEN_DELAY",
+    metavar="S",
+    help="Wait S seconds between two pages of one site (default 0).",
+)
+@click.option(
+    "--autothrottle/--no-autothrottle",
+    default=None,
+    envvar="LASTSEEN_AUTOTHROTTLE",
+    help="Adapt the delay to each site's response times (Scrapy's AutoThrottle; default off).",
 )
 @click.pass_context
 @friendly
 def crawl(
-    ctx: click.Context, seeds_file: str, case: str | None, timeout: float | None, as_json: bool
+    ctx: click.Context,
+    seeds_file: str,
+    case: str | None,
+    timeout: float | None,
+    as_json: bool,
+    due: bool,
+    log_file: str | None,
+    per_host: int | None,
+    delay: float | None,
+    autothrottle: bool | None,
 ) -> None:
-    """Capture every URL of a seed file (one URL per line, # for comments)."""
+    """Capture every URL of a seed file: one URL per line (# for comments) or YAML seeds.
+
+    With --due, capture only what is due (YAML seeds say `every: 15m`; seeds without it are due
+    on every run) and follow the seeds' `follow` rules. See README, "Scheduled crawls".
+    """
+    politeness = {
+        "CONCURRENT_REQUESTS_PER_DOMAIN": per_host,
+        "DOWNLOAD_DELAY": delay,
+        "AUTOTHROTTLE_ENABLED": autothrottle,
+    }
+    if due:
+        from crawler.watch import run_due
+
+        code = run_due(
+            ctx,
+            seeds_file,
+            case=case,
+            timeout=timeout,
+            as_json=as_json,
+            log_file=log_file,
+            settings=politeness,
+        )
+        ctx.exit(code)
+    if log_file:
+        raise UserError("--log is for scheduled runs: add --due")
     seeds = read_seed_file(seeds_file, case=case)
 
     def show(summary: dict[str, Any]) -> None:
@@ -124,7 +199,7 @@ def crawl(
         else:
             describe(summary)
 
-    result = _crawl(ctx, seeds, timeout, show)
+    result = _crawl(ctx, seeds, timeout, show, politeness)
     if not as_json:
         failed = sum(1 for c in result.captures if c["outcome"] in FAILED_OUTCOMES)
         err.print(f"{len(result.captures)} of {len(seeds)} seed(s) captured, {failed} unreachable")

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.table import Table
 
+from archive import timeline
 from archive.catalog import capture_summary
 from archive.custody import entries
 from crawler.cli import UserError, friendly, open_archive, out, print_json
+from crawler.commands.history import describe_point
 
 
 @click.command(name="ls")
 @click.option("--case", "case", metavar="ID", help="Only the captures of this case.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per capture, one per line.")
+@click.option(
+    "--gone",
+    is_flag=True,
+    help="List vanished URLs instead: gone since when and why, and their last live capture.",
+)
 @click.pass_context
 @friendly
-def list_captures(ctx: click.Context, case: str | None, as_json: bool) -> None:
+def list_captures(ctx: click.Context, case: str | None, as_json: bool, gone: bool) -> None:
     """List captures, oldest first."""
     archive = open_archive(ctx, create=False)
+    if gone:
+        list_gone(archive, case, as_json)
+        return
     rows = archive.catalog.list(case_id=case)
     if as_json:
         for row in rows:
@@ -35,6 +47,21 @@ def list_captures(ctx: click.Context, case: str | None, as_json: bool) -> None:
             s["url"],
         )
     out.print(table)
+
+
+def list_gone(archive: Any, case: str | None, as_json: bool) -> None:
+    with archive.catalog.session() as s:
+        vanished = timeline.gone(s, case)
+    if as_json:
+        for line in vanished:
+            print_json(line)
+        return
+    # Plain lines, never a table: a URL or a time must not be cut to fit a terminal.
+    for line in vanished:
+        since, live = line["gone_since"], line["last_seen_live"]
+        out.print(line["url"], soft_wrap=True, highlight=False)
+        out.print(f"    gone since     {describe_point(since)}", soft_wrap=True)
+        out.print(f"    last seen live {describe_point(live)}", soft_wrap=True)
 
 
 @click.command()

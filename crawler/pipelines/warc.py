@@ -24,6 +24,7 @@ class WarcPipeline:
             store=settings.get("ARCHIVE_STORE"),
             db=settings.get("ARCHIVE_DB"),
             operator=settings.get("ARCHIVE_OPERATOR"),
+            dedup=settings.getbool("ARCHIVE_DEDUP"),
         )
         return cls(config, crawler.stats)
 

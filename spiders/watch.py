@@ -1,0 +1,124 @@
+"""Scheduled captures of a watch list: due pages first, then the new links their rules match.
+
+Each page is captured like an on-demand capture (``capture_request``); what differs is around
+it: robots.txt is checked and recorded, the schedule (seed, rule, depth, case) goes into the
+provenance, and once a page is sealed the ``SchedulePipeline`` books it and hands back the
+new links to capture in the same run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import scrapy
+
+from crawler.capture import PageCapturer
+from crawler.config import CaptureConfig
+from crawler.environment import environment_record
+from crawler.follow import matching_links
+from crawler.robots import RobotsPolicy
+from crawler.schedule import Schedule
+from crawler.seeds import Seed
+from spiders.capture import capture_request
+
+WATCH_META = "watch_job"
+
+
+class WatchSpider(scrapy.Spider):
+    name = "watch"
+    custom_settings = {
+        "ARCHIVE_DEDUP": True,
+        "ITEM_PIPELINES": {
+            "crawler.pipelines.warc.WarcPipeline": 300,
+            "crawler.pipelines.schedule.SchedulePipeline": 310,
+        },
+    }
+
+    def __init__(
+        self,
+        seeds: list[dict[str, Any]] | None = None,
+        schedule: Schedule | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.jobs = list(seeds or [])
+        self.schedule = schedule
+        # URLs requested in this run: each is captured once per run, however often it is linked.
+        self.requested: set[str] = set()
+        # Captured pages waiting for the pipeline: url -> (job, outlinks).
+        self.pending: dict[str, tuple[dict[str, Any], list[str]]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WatchSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        config = CaptureConfig.from_settings(crawler.settings)
+        spider.capturer = PageCapturer(config, environment_record(crawler.settings, config))
+        spider.robots = RobotsPolicy(crawler)
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for job in self.jobs:
+            request = await self.request_for(job)
+            if request is not None:
+                yield request
+
+    async def request_for(self, job: dict[str, Any]) -> scrapy.Request | None:
+        """The capture request of a job, unless already requested or robots.txt is obeyed."""
+        if job["url"] in self.requested:
+            return None
+        self.requested.add(job["url"])
+        allowed, robots = await self.robots.decide(job["url"], job["obey_robots"])
+        if not allowed:
+            self.logger.info("not captured, robots.txt disallows it: %s", job["url"])
+            if self.schedule is not None:
+                self.schedule.tally.skipped.append(job["url"])
+            return None
+        request = capture_request(
+            Seed(url=job["url"], case=job["case"]), self.capturer.config, self.parse, self.failed
+        )
+        request.meta.update(
+            {WATCH_META: job, "watch_robots": robots, "capture_print_of": job["print_of"]}
+        )
+        return request
+
+    def _provenance(self, meta: dict[str, Any]) -> dict[str, Any]:
+        job = meta[WATCH_META]
+        return {
+            "schedule": {
+                "seed": job["seed"] or job["url"],
+                "found_on": job["found_on"],
+                "rule": job["rule"],
+                "reason": job["reason"],
+                "every_s": job["every"],
+                "depth_left": job["depth"],
+                "follow": job["follow"],
+                "tags": job["tags"],
+            },
+            "robots": meta["watch_robots"],
+        }
+
+    async def parse(self, response: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        capture = await self.capturer.capture(response)
+        capture.provenance.update(self._provenance(response.meta))
+        robots = self.robots.resource(capture.requested_url)
+        if robots is not None:
+            capture.resources.append(robots)
+        job = response.meta[WATCH_META]
+        self.pending[capture.requested_url] = (job, capture.provenance.get("outlinks") or [])
+        yield capture
+
+    async def failed(self, failure: Any) -> AsyncIterator[Any]:
+        capture = await self.capturer.capture_failure(failure)
+        capture.provenance.update(self._provenance(failure.request.meta))
+        self.pending[capture.requested_url] = (failure.request.meta[WATCH_META], [])
+        yield capture
+
+    def links_to_follow(self, job: dict[str, Any], outlinks: list[str]) -> list[tuple[str, str]]:
+        if job["depth"] <= 0 or not job["follow"]:
+            return []
+        return [
+            (link, rule)
+            for link, rule in matching_links(job["follow"], job["site"], outlinks)
+            if link not in self.requested
+        ]
