@@ -17,3 +17,15 @@ class CatalogError(ArchiveError):
 
 class CustodyError(ArchiveError):
     """The chain of custody is broken or cannot be extended."""
+
+
+class ConfigError(ArchiveError):
+    """A setting (LASTSEEN_STORE, LASTSEEN_RETENTION, ...) has a value lastseen cannot use."""
+
+
+class StoreUnreachable(StoreError):
+    """The object store did not answer in time or refused the connection: try again later."""
+
+
+class ChecksumRejected(StoreError):
+    """The object store refused bytes that do not match the SHA-256 sent with them."""
