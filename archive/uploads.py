@@ -176,12 +176,13 @@ class Uploads:
                 return Outcome(obj.id, obj.capture_id, obj.uri, stored=True, attempted=False)
             waiting = obj.next_attempt_at is not None and obj.next_attempt_at > now
             if self.paused() or (waiting and not force):
+                why = "the store was unreachable moments ago" if self.paused() else "backing off"
                 return Outcome(
                     obj.id,
                     obj.capture_id,
                     obj.uri,
                     stored=False,
-                    error=obj.last_error,
+                    error=f"not tried now: {why}",
                     attempted=False,
                 )
             obj.next_attempt_at = now + LEASE

@@ -12,7 +12,6 @@ from botocore.exceptions import ClientError
 
 from archive.exceptions import ChecksumRejected, ConfigError, StoreError
 from archive.s3 import LockPolicy, S3Store, b64_sha256, composite_checksum
-from tests.s3_fixtures import aws_env, seaweed  # noqa: F401 - fixtures
 
 POLICY = LockPolicy(mode="COMPLIANCE", days=1)
 
@@ -164,8 +163,9 @@ def test_reading_a_range_returns_exactly_those_bytes(seaweed, aws_env, tmp_path)
     store = S3Store(bucket)
     path, sha = sealed_file(tmp_path, 10_000)
     version = store.put(path, "a.warc.gz", sha256=sha, size=10_000, policy=POLICY)
-    assert store.read_range("a.warc.gz", version.version_id, 1234, 100) == (
-        path.read_bytes()[1234:1334]
+    assert (
+        store.read_range("a.warc.gz", version.version_id, 1234, 100)
+        == (path.read_bytes()[1234:1334])
     )
 
 

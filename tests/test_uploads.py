@@ -21,7 +21,7 @@ from archive.objects import SPOOLED, STORED, StoredObject
 from archive.s3 import b64_sha256
 from archive.storeverify import verify_objects
 from demo.site import png
-from tests.s3_fixtures import aws_env, sample_capture, seaweed  # noqa: F401 - fixtures
+from tests.s3_fixtures import sample_capture
 
 
 def open_archive(bucket: str, tmp_path: Path, db_url: str | None) -> Archive:
