@@ -8,7 +8,9 @@ the server holds. Pending uploads are rows, so retries outlive the process that 
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Integer, String, Text, UniqueConstraint, select
@@ -48,11 +50,19 @@ class StoredObject(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     spooled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # host:folder of the spool holding the file until it is stored: with many crawler machines
+    # sharing one catalog, each pushes only what waits on its own disk.
+    spooled_on: Mapped[str] = mapped_column(String(500))
     stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+
+def spool_id(root: Path) -> str:
+    """How the catalog names a spool: ``host:folder``."""
+    return f"{socket.gethostname()}:{root}"
 
 
 def object_summary(obj: StoredObject) -> dict[str, Any]:
@@ -74,6 +84,7 @@ def object_summary(obj: StoredObject) -> dict[str, Any]:
         "attempts": obj.attempts,
         "last_error": obj.last_error,
         "spooled_at": rfc3339_or_none(obj.spooled_at),
+        "spooled_on": obj.spooled_on,
         "stored_at": rfc3339_or_none(obj.stored_at),
     }
 
@@ -85,6 +96,7 @@ def find(
     capture_ids: list[int] | None = None,
     case_id: str | None = None,
     state: str | None = None,
+    spooled_on: str | None = None,
 ) -> list[StoredObject]:
     """Objects of the catalog, oldest first, narrowed by bucket, captures, case or state."""
     query = select(StoredObject).order_by(StoredObject.id)
@@ -96,4 +108,6 @@ def find(
         query = query.where(StoredObject.case_id == case_id)
     if state is not None:
         query = query.where(StoredObject.state == state)
+    if spooled_on is not None:
+        query = query.where(StoredObject.spooled_on == spooled_on)
     return list(session.scalars(query))

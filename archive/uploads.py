@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from archive import custody
 from archive.catalog import CaptureRow, Catalog
 from archive.exceptions import StoreError, StoreUnreachable
-from archive.objects import SPOOLED, STORED, WARC, StoredObject, find
+from archive.objects import SPOOLED, STORED, WARC, StoredObject, find, spool_id
 from archive.s3 import LockPolicy, S3Store
 from archive.store import LocalStore
 from archive.times import rfc3339_or_none, utc_now
@@ -91,6 +91,7 @@ class Uploads:
         self.operator = operator
         self._paused_until = 0.0
         self._pause_lock = threading.Lock()
+        self.spooled_on = spool_id(spool.root)
 
     def enqueue(
         self,
@@ -117,6 +118,7 @@ class Uploads:
             legal_hold=False,
             attempts=0,
             spooled_at=utc_now(),
+            spooled_on=self.spooled_on,
         )
         session.add(obj)
         session.flush()
@@ -146,6 +148,7 @@ class Uploads:
             .where(
                 StoredObject.bucket == self.remote.bucket,
                 StoredObject.state == SPOOLED,
+                StoredObject.spooled_on == self.spooled_on,
                 or_(StoredObject.next_attempt_at.is_(None), StoredObject.next_attempt_at <= now),
             )
             .order_by(StoredObject.id)
@@ -156,11 +159,11 @@ class Uploads:
         return self.push(ids)
 
     def sync(self) -> list[Outcome]:
-        """Push every spooled object now; also delete spooled copies already confirmed stored."""
+        """Push every object spooled here now; also delete spooled copies already confirmed."""
         with self._pause_lock:
             self._paused_until = 0.0  # asked for explicitly: try now, whatever happened before
         with self.catalog.session() as s:
-            objects = find(s, bucket=self.remote.bucket)
+            objects = find(s, bucket=self.remote.bucket, spooled_on=self.spooled_on)
         for obj in objects:
             if obj.state == STORED:
                 self._drop_spooled_copy(obj)
@@ -188,6 +191,8 @@ class Uploads:
             obj.next_attempt_at = now + LEASE
         path = self.spool.path(obj.name)
         try:
+            if obj.spooled_on != self.spooled_on:
+                raise StoreError(f"it waits in the spool {obj.spooled_on}, not in this one")
             if not path.is_file():
                 raise StoreError(f"the spooled copy {path} is missing")
             version = self.remote.put(
@@ -200,14 +205,17 @@ class Uploads:
                 metadata=_metadata(obj),
                 content_type=content_type(obj.name),
             )
-        except StoreError as exc:
+        except (StoreError, OSError) as exc:
             if isinstance(exc, StoreUnreachable):
                 self._pause()
-            self._failed(object_id, str(exc))
-            return Outcome(obj.id, obj.capture_id, obj.uri, stored=False, error=str(exc))
+            error = str(exc) if isinstance(exc, StoreError) else f"cannot read {path}: {exc}"
+            self._failed(object_id, error)
+            return Outcome(obj.id, obj.capture_id, obj.uri, stored=False, error=error)
         with self.catalog.session() as s:
             row = s.get(StoredObject, object_id, with_for_update=True)
             assert row is not None
+            if row.state == STORED:  # another process confirmed the same version meanwhile
+                return Outcome(row.id, row.capture_id, row.uri, stored=True, attempted=False)
             row.state = STORED
             row.version_id = version.version_id
             row.server_checksum = version.checksum

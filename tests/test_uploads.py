@@ -240,3 +240,25 @@ def test_other_evidence_files_go_up_the_same_way(seaweed, aws_env, tmp_path, db_
     with archive.open_file("bundles/CASE-1/bundle.zip") as fh:
         assert fh.read() == b"PK\x03\x04 a court bundle"
     archive.close()
+
+
+def test_machines_sharing_a_catalog_each_push_only_their_own_spool(
+    seaweed, aws_env, dead_endpoint, tmp_path, pg_url, monkeypatch
+):
+    bucket = seaweed.new_bucket()
+    crawler_a = open_archive(bucket, tmp_path / "a", pg_url)
+    row = crawler_a.seal(sample_capture())
+    crawler_a.close()
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", seaweed.endpoint)
+    crawler_b = open_archive(bucket, tmp_path / "b", pg_url)
+    assert crawler_b.uploads is not None
+    assert crawler_b.uploads.sync() == [] and crawler_b.uploads.push_due() == []
+    (check,) = verify_objects(crawler_b.catalog, crawler_b.remote, crawler_b.store).checks
+    assert check.status == "spooled" and check.problems == []  # not B's to check
+    crawler_b.close()
+
+    crawler_a = open_archive(bucket, tmp_path / "a", pg_url)
+    assert crawler_a.uploads is not None
+    assert [(o.capture_id, o.stored) for o in crawler_a.uploads.sync()] == [(row.id, True)]
+    crawler_a.close()

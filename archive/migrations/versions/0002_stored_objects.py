@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text),
         sa.Column("next_attempt_at", UTCDateTime),
         sa.Column("spooled_at", UTCDateTime, nullable=False),
+        sa.Column("spooled_on", sa.String(500), nullable=False),
         sa.Column("stored_at", UTCDateTime),
         sa.UniqueConstraint("bucket", "key", name="uq_stored_objects_bucket_key"),
     )
