@@ -177,6 +177,15 @@ class Uploads:
                 raise StoreError(f"no stored object {object_id} in the catalog")
             if obj.state != SPOOLED:
                 return Outcome(obj.id, obj.capture_id, obj.uri, stored=True, attempted=False)
+            if obj.spooled_on != self.spooled_on:
+                return Outcome(
+                    obj.id,
+                    obj.capture_id,
+                    obj.uri,
+                    stored=False,
+                    error=f"not tried here: it waits in the spool {obj.spooled_on}",
+                    attempted=False,
+                )
             waiting = obj.next_attempt_at is not None and obj.next_attempt_at > now
             if self.paused() or (waiting and not force):
                 why = "the store was unreachable moments ago" if self.paused() else "backing off"
@@ -191,8 +200,6 @@ class Uploads:
             obj.next_attempt_at = now + LEASE
         path = self.spool.path(obj.name)
         try:
-            if obj.spooled_on != self.spooled_on:
-                raise StoreError(f"it waits in the spool {obj.spooled_on}, not in this one")
             if not path.is_file():
                 raise StoreError(f"the spooled copy {path} is missing")
             version = self.remote.put(
