@@ -157,6 +157,13 @@ class SeaweedFS:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+        # weed leaves unix sockets named after its ports in /tmp: remove ours.
+        for port in self.ports.values():
+            for sock in (
+                *Path("/tmp").glob(f"seaweedfs-*-{port}.sock"),
+                *Path("/tmp").glob(f"seaweedfs-*-{port + GRPC_OFFSET}.sock"),
+            ):
+                sock.unlink(missing_ok=True)
 
     def new_bucket(self, lock: bool = True) -> str:
         name = f"ev-{uuid.uuid4().hex[:12]}"

@@ -87,7 +87,7 @@ def show(ctx: click.Context, capture_id: int, as_json: bool) -> None:
         click.echo(f"{key:<18} {'' if value is None else value}")
     for obj in summary["objects"]:
         where = f"{obj['uri']} version {obj['version_id']}" if obj["version_id"] else obj["uri"]
-        click.echo(f"{obj['kind']:<18} {obj['state']} {where}")
+        click.echo(f"{'object ' + obj['kind']:<18} {obj['state']} {where}")
         if obj["state"] == "stored":
             hold = ", legal hold" if obj["legal_hold"] else ""
             click.echo(f"{'':<18} locked {obj['lock_mode']} until {obj['retain_until']}{hold}")
