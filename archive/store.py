@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 
 from archive.digest import HashingWriter
-from archive.exceptions import ConfigError, StoreError
+from archive.exceptions import StoreError
 
 if TYPE_CHECKING:
     from archive.s3 import S3Store
@@ -149,4 +149,4 @@ def open_store(uri: str, timeout: float | None = None) -> LocalStore | S3Store:
         from archive.s3 import DEFAULT_TIMEOUT, S3Store  # boto3 loads only for an S3 store
 
         return S3Store.from_uri(uri, timeout=timeout or DEFAULT_TIMEOUT)
-    raise ConfigError(f"unsupported store {uri!r}: give a folder path or s3://BUCKET/PREFIX")
+    raise StoreError(f"unsupported store {uri!r}: give a folder path or s3://BUCKET/PREFIX")

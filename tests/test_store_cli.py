@@ -116,7 +116,6 @@ def test_store_init_says_what_an_existing_bucket_lacks(seaweed, tmp_path):
         (["capture", "http://127.0.0.1:9/x"], {"LASTSEEN_RETENTION": "ten years"}, "RETENTION"),
         (["capture", "http://127.0.0.1:9/x"], {"LASTSEEN_LOCK_MODE": "soft"}, "LOCK_MODE"),
         (["ls"], {"LASTSEEN_STORE_TIMEOUT": "never"}, "LASTSEEN_STORE_TIMEOUT"),
-        (["ls"], {"LASTSEEN_STORE": "ftp://host/x"}, "unsupported store"),
     ],
 )
 def test_bad_store_settings_exit_2_with_one_line_and_write_nothing(
