@@ -18,6 +18,7 @@ RUN pip install --no-cache-dir .
 USER 1000
 WORKDIR /data
 ENV LASTSEEN_STORE=/data/lastseen-data \
+    LASTSEEN_SPOOL=/data/lastseen-spool \
     LASTSEEN_BROWSER=/usr/bin/chromium
 VOLUME ["/data"]
 ENTRYPOINT ["lastseen"]

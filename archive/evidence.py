@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import getpass
+import io
 import itertools
 import os
 import re
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
+
+from sqlalchemy import select
 
 from archive import custody
 from archive.capture import Capture
 from archive.catalog import CaptureRow, Catalog
-from archive.exceptions import StoreError
+from archive.exceptions import ConfigError, StoreError
+from archive.objects import STORED, WARC, StoredObject, find
 from archive.recapture import Recapture
-from archive.store import LocalStore, open_store
+from archive.s3 import DEFAULT_TIMEOUT, LockPolicy, S3Store
+from archive.store import LocalStore, SealedFile, open_store
+from archive.uploads import Uploads
 from archive.warc import CaptureWriter, WrittenCapture
 
 DEFAULT_STORE = "./lastseen-data"
@@ -34,6 +41,25 @@ def default_operator() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def default_spool(environ: Mapping[str, str] | None = None) -> str:
+    """Where files wait for an S3 upload: the user's data folder, like other XDG programs."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "lastseen", "spool")
+
+
+def _seconds(value: str | None, name: str) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 3600:
+        raise ConfigError(f"{name} must be a number of seconds (up to 3600), not {value!r}")
+    return seconds
+
+
 @dataclass(frozen=True)
 class ArchiveConfig:
     """Where evidence goes and who is recording it; read from the environment by default."""
@@ -46,6 +72,11 @@ class ArchiveConfig:
     # Scheduled recaptures: payloads already stored become revisit records, and a changed page
     # gets a diff against its last live capture.
     dedup: bool = False
+    # With an s3:// store: the local spool, the Object Lock policy, how long S3 may take to answer.
+    spool: str | None = None
+    retention: str | None = None
+    lock_mode: str | None = None
+    store_timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ArchiveConfig:
@@ -54,6 +85,11 @@ class ArchiveConfig:
             "store": env.get("LASTSEEN_STORE") or DEFAULT_STORE,
             "db": env.get("LASTSEEN_DB") or None,
             "operator": env.get("LASTSEEN_OPERATOR") or default_operator(),
+            "spool": env.get("LASTSEEN_SPOOL") or default_spool(env),
+            "retention": env.get("LASTSEEN_RETENTION") or None,
+            "lock_mode": env.get("LASTSEEN_LOCK_MODE") or None,
+            "store_timeout": _seconds(env.get("LASTSEEN_STORE_TIMEOUT"), "LASTSEEN_STORE_TIMEOUT")
+            or DEFAULT_TIMEOUT,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -79,21 +115,40 @@ def _ref(ref: Any) -> dict[str, Any]:
 
 
 class Archive:
-    """The evidence store and its catalog, opened together."""
+    """The evidence store and its catalog, opened together.
+
+    ``store`` is the local store every file is sealed in first. With an ``s3://`` store that local
+    store is the spool, ``remote`` the bucket, and ``uploads`` moves sealed files from one to the
+    other; a capture's ``warc_location`` becomes its ``s3://`` URI once the upload is confirmed.
+    """
 
     def __init__(self, config: ArchiveConfig) -> None:
         self.config = config
-        self.store: LocalStore = open_store(config.store)
+        target = open_store(config.store, timeout=config.store_timeout)
+        self.remote: S3Store | None = target if isinstance(target, S3Store) else None
+        spool = config.spool or default_spool()
+        self.store: LocalStore = target if isinstance(target, LocalStore) else LocalStore(spool)
         self.catalog = Catalog(config.db or self.store.default_catalog_url())
+        self.uploads: Uploads | None = None
+        if self.remote is not None:
+            policy = LockPolicy.parse(config.retention, config.lock_mode)
+            self.uploads = Uploads(self.catalog, self.store, self.remote, policy, config.operator)
 
     @classmethod
     def open(cls, config: ArchiveConfig | None = None, create: bool = True) -> Archive:
         """Open the store and the catalog; on first use create them, unless ``create`` is False."""
         config = config or ArchiveConfig.from_env()
-        store = open_store(config.store)
-        if not create and config.db is None and not store.exists_at_all():
-            raise StoreError(f"no evidence store at {store.uri} yet (nothing was captured there)")
         archive = cls(config)
+        if not create and config.db is None and not archive.store.exists_at_all():
+            archive.close()
+            if archive.remote is not None:
+                raise StoreError(
+                    f"no catalog for {archive.remote.uri} in the spool {archive.store.uri} yet "
+                    "(nothing was captured with it; set LASTSEEN_SPOOL or LASTSEEN_DB)"
+                )
+            raise StoreError(
+                f"no evidence store at {archive.store.uri} yet (nothing was captured there)"
+            )
         archive.store.prepare()
         archive.catalog.migrate()
         return archive
@@ -112,10 +167,21 @@ class Archive:
         sealed = pending.sealed
         assert sealed is not None
         row = self._row(capture, written, name, sealed.location, sealed.sha256, sealed.size)
+        pending_upload = None
         with self.catalog.session() as s:
             s.add(row)
             s.flush()
             recapture.record(s, row, written)
+            if self.uploads is not None:
+                pending_upload = self.uploads.enqueue(
+                    s,
+                    name=name,
+                    sha256=sealed.sha256,
+                    size=sealed.size,
+                    kind=WARC,
+                    capture_id=row.id,
+                    case_id=capture.case_id,
+                ).id
             custody.append(
                 self.catalog,
                 s,
@@ -131,7 +197,69 @@ class Archive:
                     "case": capture.case_id,
                 },
             )
+        if self.uploads is not None and pending_upload is not None:
+            # One attempt now, bounded in time; a failure leaves the capture spooled for later.
+            self.uploads.push([pending_upload])
+            row = self.catalog.get(row.id) or row
         return row
+
+    def keep(
+        self,
+        sealed: SealedFile,
+        kind: str,
+        capture_id: int | None = None,
+        case_id: str | None = None,
+    ) -> StoredObject | None:
+        """Send another file sealed in ``store`` (a bundle, a manifest) to the object store.
+
+        Nothing to do with a local store; with S3 the file is spooled like a WARC, uploaded now if
+        the store answers, and retried later if it does not. Returns its catalog row.
+        """
+        if self.uploads is None:
+            return None
+        with self.catalog.session() as s:
+            object_id = self.uploads.enqueue(
+                s,
+                name=sealed.name,
+                sha256=sealed.sha256,
+                size=sealed.size,
+                kind=kind,
+                capture_id=capture_id,
+                case_id=case_id,
+            ).id
+        self.uploads.push([object_id])
+        with self.catalog.session() as s:
+            return s.get(StoredObject, object_id)
+
+    def objects(self, capture_id: int) -> list[StoredObject]:
+        """The object-store copies of a capture's files (none with a local store)."""
+        with self.catalog.session() as s:
+            return find(s, capture_ids=[capture_id])
+
+    def _stored_copy(self, name: str) -> StoredObject | None:
+        """The confirmed S3 version of a file whose spooled copy is gone."""
+        if self.remote is None or self.store.exists(name):
+            return None
+        with self.catalog.session() as s:
+            obj = s.scalars(
+                select(StoredObject).where(
+                    StoredObject.bucket == self.remote.bucket,
+                    StoredObject.key == self.remote.key(name),
+                    StoredObject.state == STORED,
+                )
+            ).first()
+        if obj is None:
+            raise StoreError(f"evidence file {name} is neither spooled nor stored")
+        return obj
+
+    def open_file(self, name: str) -> BinaryIO:
+        """Read a sealed file (a streaming file object): from the spool while it waits there,
+        else the very version lastseen stored in S3 (never a newer one written over it)."""
+        obj = self._stored_copy(name)
+        if obj is None:
+            return self.store.open(name)
+        assert self.remote is not None and obj.version_id is not None
+        return self.remote.open(obj.key, obj.version_id)
 
     def _row(
         self,
@@ -185,7 +313,14 @@ class Archive:
         if not ref:
             raise KeyError(kind)
         # A revisit record holds no payload: read the stored original it refers to.
-        where = ref.get("refers_to") or {"warc": row.warc_name, "offset": ref["offset"]}
+        where = ref.get("refers_to") or {
+            "warc": row.warc_name, "offset": ref["offset"], "length": ref["length"]
+        }
+        obj = self._stored_copy(where["warc"])
+        if obj is not None:
+            assert self.remote is not None and obj.version_id is not None
+            data = self.remote.read_range(obj.key, obj.version_id, where["offset"], where["length"])
+            return read_payload(io.BytesIO(data), 0)
         with self.store.open(where["warc"]) as fh:
             return read_payload(fh, where["offset"])
 

@@ -29,3 +29,15 @@ class ExportError(ArchiveError):
 
 class TimestampError(ArchiveError):
     """A timestamp authority could not be reached or did not grant a timestamp."""
+
+
+class ConfigError(ArchiveError):
+    """A setting (LASTSEEN_STORE, LASTSEEN_RETENTION, ...) has a value lastseen cannot use."""
+
+
+class StoreUnreachable(StoreError):
+    """The object store did not answer in time or refused the connection: try again later."""
+
+
+class ChecksumRejected(StoreError):
+    """The object store refused bytes that do not match the SHA-256 sent with them."""

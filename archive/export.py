@@ -299,7 +299,7 @@ class _Export:
         """Copy the stored WARC here, checking it is the file the catalog sealed."""
         digest = hashlib.sha256()
         size = 0
-        with self.archive.store.open(row.warc_name) as src, open(target, "xb") as dst:
+        with self.archive.open_file(row.warc_name) as src, open(target, "xb") as dst:
             while chunk := src.read(bundle.CHUNK):
                 dst.write(chunk)
                 digest.update(chunk)

@@ -79,8 +79,8 @@ class Recapture:
                 found = payloads.lookup(s, payload_keys(capture))
                 plan.originals = {key: row.original() for key, row in found.items()}
                 plan.locations = {
-                    row.record_id: {"warc": row.warc_name, "offset": row.offset}
-                    for row in found.values()
+                    r.record_id: {"warc": r.warc_name, "offset": r.offset, "length": r.length}
+                    for r in found.values()
                 }
             previous = last_observation(s, url)
             baseline = last_live(s, url)
@@ -130,14 +130,14 @@ class Recapture:
     def record(self, session: Session, row: CaptureRow, written: WrittenCapture) -> None:
         """In the sealing transaction: index new payloads, add the time-line observation."""
         payloads.register(session, row.id, row.warc_name, written)
-        own = {ref.record_id: ref.offset for ref in written.records}
+        own = {r.record_id: {"offset": r.offset, "length": r.length} for r in written.records}
         refers = {ref.record_id: ref.refers_to for ref in written.records if ref.refers_to}
         records = dict(row.records)
         for kind, ref in records.items():
             target = refers.get(str(ref.get("record_id"))) if isinstance(ref, dict) else None
             if target is None:
                 continue
-            where = self.locations.get(target) or {"warc": row.warc_name, "offset": own[target]}
+            where = self.locations.get(target) or {"warc": row.warc_name, **own[target]}
             records[kind] = {**ref, "refers_to": {"record_id": target, **where}}
         for name, ref in written.metadata.items():
             records[name] = {"record_id": ref.record_id, "offset": ref.offset,

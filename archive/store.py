@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 
 from archive.digest import HashingWriter
 from archive.exceptions import StoreError
+
+if TYPE_CHECKING:
+    from archive.s3 import S3Store
 
 INCOMING = ".incoming"
 
@@ -136,9 +139,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def open_store(uri: str) -> LocalStore:
-    """The store named by ``LASTSEEN_STORE``: a folder path or ``file://`` URI."""
+def open_store(uri: str, timeout: float | None = None) -> LocalStore | S3Store:
+    """The store named by ``LASTSEEN_STORE``: a folder path, ``file://`` URI or ``s3://BUCKET/PREFIX``
+    (``timeout``: seconds an S3 store may take to answer)."""
     parts = urlsplit(uri)
     if parts.scheme in ("", "file"):
         return LocalStore(parts.path if parts.scheme == "file" else uri)
-    raise StoreError(f"unsupported store {uri!r}: give a folder path")
+    if parts.scheme == "s3":
+        from archive.s3 import DEFAULT_TIMEOUT, S3Store  # boto3 loads only for an S3 store
+
+        return S3Store.from_uri(uri, timeout=timeout or DEFAULT_TIMEOUT)
+    raise StoreError(f"unsupported store {uri!r}: give a folder path or s3://BUCKET/PREFIX")

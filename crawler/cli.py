@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 
 from archive import Archive, ArchiveConfig, ArchiveError
+from archive.exceptions import ConfigError
 from crawler.exceptions import InputError, SetupError
 
 FAILED_OUTCOMES = ("unreachable", "timeout")
@@ -37,7 +38,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except InputError as exc:
+        except (InputError, ConfigError) as exc:
             raise UserError(str(exc)) from None
         except (SetupError, ArchiveError) as exc:
             raise click.ClickException(str(exc)) from None
@@ -76,7 +77,7 @@ def describe(summary: dict[str, Any]) -> None:
     "--store",
     envvar="LASTSEEN_STORE",
     metavar="PATH",
-    help="Evidence store: a folder (default ./lastseen-data).",
+    help="Evidence store: a folder (default ./lastseen-data) or s3://BUCKET/PREFIX.",
 )
 @click.option(
     "--db",

@@ -10,6 +10,7 @@ from rich.table import Table
 from archive import timeline
 from archive.catalog import capture_summary
 from archive.custody import entries
+from archive.objects import object_summary
 from crawler.cli import UserError, friendly, open_archive, out, print_json
 from crawler.commands.history import describe_point
 
@@ -80,6 +81,7 @@ def show(ctx: click.Context, capture_id: int, as_json: bool) -> None:
     summary = capture_summary(row)
     summary["records"] = row.records
     summary["custody"] = [e.as_dict() for e in entries(archive.catalog, [capture_id])]
+    summary["objects"] = [object_summary(o) for o in archive.objects(capture_id)]
     if as_json:
         print_json(summary)
         return
@@ -110,6 +112,14 @@ def show(ctx: click.Context, capture_id: int, as_json: bool) -> None:
     ):
         value = summary.get(key)
         click.echo(f"{key:<18} {'' if value is None else value}")
+    for obj in summary["objects"]:
+        where = f"{obj['uri']} version {obj['version_id']}" if obj["version_id"] else obj["uri"]
+        click.echo(f"{'object ' + obj['kind']:<18} {obj['state']} {where}")
+        if obj["state"] == "stored":
+            hold = ", legal hold" if obj["legal_hold"] else ""
+            click.echo(f"{'':<18} locked {obj['lock_mode']} until {obj['retain_until']}{hold}")
+        elif obj["last_error"]:
+            click.echo(f"{'':<18} {obj['attempts']} attempt(s), last: {obj['last_error']}")
     click.echo("custody")
     for entry in summary["custody"]:
         click.echo(

@@ -343,7 +343,7 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
     )
     def get_warc(report_id: int, user: ApiUser) -> StreamingResponse:
         row, captured = stored_capture(report_id)
-        stream = archive.store.open(captured.warc_name)
+        stream = archive.open_file(captured.warc_name)
         log_access(user, row, captured, "warc", captured.warc_sha256)
 
         def chunks() -> Iterator[bytes]:
