@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -197,6 +198,85 @@ def lastseen_crawl(
     }
 
 
+# -- 3. S3 store ---------------------------------------------------------------------------------
+
+
+def s3_crawl(urls: list[str], base_env: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """The same crawl into a SeaweedFS bucket under Object Lock (the server runs for the run)."""
+    from tests.s3_fixtures import SeaweedFS
+
+    server = SeaweedFS(workdir / "seaweedfs").start()
+    try:
+        bucket = server.new_bucket(lock=True)
+        env = dict(
+            base_env,
+            **server.env(),
+            LASTSEEN_STORE=f"s3://{bucket}/bench",
+            LASTSEEN_SPOOL=str(workdir / "spool"),
+            LASTSEEN_RETENTION="1d",
+        )
+        result = lastseen_crawl(urls, env, workdir)
+        spooled = list((workdir / "spool" / "warcs").rglob("*.warc.gz"))
+        result["left_in_spool"] = len(spooled)
+        return result
+    finally:
+        server.stop()
+
+
+# -- 4. the warm service ------------------------------------------------------------------------
+
+
+def service(site: AdSite, rounds: int, base_env: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """Request to sealed capture through `lastseen serve` (one worker, browser already warm)."""
+    import re
+    import secrets
+    import urllib.request
+
+    token = secrets.token_hex(16)
+    env = dict(
+        base_env,
+        LASTSEEN_STORE=str(workdir / "store"),
+        LASTSEEN_API_TOKEN=f"bench:{token}",
+        LASTSEEN_ALLOW_PRIVATE="1",  # the bench site is on 127.0.0.1
+    )
+    proc = subprocess.Popen(
+        [str(BIN / "lastseen"), "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    found = re.search(r"http://[0-9.]+:\d+", proc.stderr.readline())
+    if not found:
+        proc.kill()
+        raise RuntimeError("lastseen serve did not say where it listens")
+    base = found.group(0)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def call(method: str, path: str, body: object = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(base + path, data=data, headers=headers, method=method)
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    times = []
+    try:
+        for n in range(-1, rounds):  # the first report warms the worker's browser: not counted
+            started = time.monotonic()
+            report = call("POST", "/api/captures", {"url": site.url(f"/ad/{1 + n % 3}?r={n}")})
+            while call("GET", f"/api/captures/{report['id']}")["status"] in ("queued", "running"):
+                time.sleep(0.02)
+            if n >= 0:
+                times.append(time.monotonic() - started)
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    times.sort()
+    return {
+        "rounds": rounds,
+        "p50_s": round(statistics.median(times), 2),
+        "p95_s": round(times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)], 2),
+        "max_s": round(times[-1], 2),
+    }
+
+
 # -- 5. hashing and WARC writing of a 100 MB response -------------------------------------------
 
 
@@ -306,6 +386,14 @@ def main() -> int:
             (work / "local").mkdir()
             env = dict(base_env, LASTSEEN_STORE=str(work / "local" / "store"))
             results["local"] = lastseen_crawl(urls, env, work / "local")
+        if "s3" not in args.skip:
+            console.print(f"lastseen crawl into SeaweedFS S3, {args.pages} pages ...")
+            (work / "s3").mkdir()
+            results["s3"] = s3_crawl(urls, base_env, work / "s3")
+        if "service" not in args.skip:
+            console.print("request to sealed capture through a warm lastseen serve, 20 reports ...")
+            (work / "service").mkdir()
+            results["service"] = service(site, 20, base_env, work / "service")
         if "hashing" not in args.skip:
             console.print("hashing and WARC writing of a 100 MB response ...")
             results["hashing"] = hashing()
@@ -345,6 +433,12 @@ def report(results: dict[str, Any]) -> None:
             str(run.get("bytes_per_capture", "")),
         )
     console.print(table)
+    if "service" in results:
+        s = results["service"]
+        console.print(
+            f"warm service, request → sealed capture ({s['rounds']} reports): "
+            f"p50 {s['p50_s']} s, p95 {s['p95_s']} s, max {s['max_s']} s"
+        )
     if "hashing" in results:
         h = results["hashing"]
         verdicts["hash_vs_sha256sum"] = verdict(h["ratio"], TARGETS["hash_vs_sha256sum"])

@@ -172,6 +172,9 @@ class NetworkRecorder:
             cdp.on(event, handler)
         # Keep the browser from dropping bodies of big pages before we read them.
         await cdp.send("Network.enable", {"maxTotalBufferSize": 200_000_000})
+        # Every use of a resource goes to the network and is recorded, as it would be with the
+        # cache of a first visit; a memory-cache hit would leave no exchange to record.
+        await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
         patterns = [{"urlPattern": "*", "requestStage": "Response"}]
         if guard is not None:
             patterns.append({"urlPattern": "*", "requestStage": "Request"})
@@ -498,3 +501,7 @@ async def attach_recorder(page: Any, request: Any) -> None:
     request.meta["capture_started_mono"] = time.monotonic()
     guard = request.meta.get(GUARD_META_KEY)
     request.meta[META_KEY] = await NetworkRecorder.attach(page, guard)
+    # scrapy-playwright routes every request of the page through Python to override headers;
+    # lastseen sends the browser's own headers (PLAYWRIGHT_PROCESS_REQUEST_HEADERS = None), so
+    # that round trip per request is pure cost: our own Fetch interception does the recording.
+    await page.unroute("**")

@@ -246,6 +246,14 @@ class AdSite:
                     self.send(
                         200, png(32, 20, (30, 144, 255) if lazy else (255, 140, 0)), "image/png"
                     )
+                elif path == "/broken":
+                    # An ad whose photo host is down: the failed load is part of the evidence.
+                    body = (
+                        b'<!doctype html><html><head><meta charset="utf-8"><title>Broken</title>'
+                        b'</head><body><h1>Photo missing</h1>'
+                        b'<img src="http://127.0.0.1:1/photo.jpg" alt="photo"></body></html>'
+                    )
+                    self.send(200, body)
                 elif path == "/cp1252":
                     self.send(200, CP1252_PAGE, "text/html; charset=windows-1252")
                 elif path == "/never-idle":

@@ -28,7 +28,7 @@ WARC_NAME = re.compile(r"^lastseen-\d{20}-\d{5}-127\.0\.0\.1\.warc\.gz$")
 def crawl(site: AdSite, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """`lastseen crawl --json` over the fixture pages; results keyed by requested path."""
     store = tmp_path_factory.mktemp("crawl") / "evidence"
-    paths = ["/redirect/1", "/ad/2", "/", "/cp1252", "/never-idle", "/missing", "/gone"]
+    paths = ["/redirect/1", "/ad/2", "/", "/cp1252", "/never-idle", "/missing", "/gone", "/broken"]
     seeds = store.parent / "seeds.txt"
     seeds.write_text("# fixture pages\n\n" + "\n".join(site.url(p) for p in paths) + "\n")
     proc = run_cli("crawl", str(seeds), "--json", "--case", "FIX-1", "--timeout", "8", store=store)
@@ -203,7 +203,17 @@ def test_provenance_tells_the_story_of_the_capture(crawl):
     ended = datetime.fromisoformat(meta["ended_at"])
     assert started < ended
     assert meta["software"].startswith("lastseen ")
-    assert any(f["url"].endswith("/favicon.ico") for f in meta["failed_or_blocked"])
+    assert meta["failed_or_blocked"] == []
+    favicon = responses(records_of(crawl, "/redirect/1"), site.url("/favicon.ico"))
+    assert favicon[0].http_status == 404, "the browser's own favicon request is an exchange too"
+
+
+def test_what_failed_to_load_is_recorded(crawl):
+    recs = records_of(crawl, "/broken")
+    failed = provenance(recs)["failed_or_blocked"]
+    assert [f["url"] for f in failed] == ["http://127.0.0.1:1/photo.jpg"]
+    assert failed[0]["error"].startswith("net::ERR_")
+    assert [r for r in recs if r.type == "request" and r.target == "http://127.0.0.1:1/photo.jpg"]
 
 
 def test_a_page_that_never_goes_idle_is_captured_within_the_time_limit(crawl):

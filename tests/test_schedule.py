@@ -157,8 +157,11 @@ def test_an_unchanged_recapture_writes_only_revisits_and_no_new_payload_bytes(sc
     assert len(files) == 3
     assert payload_bytes(files) == 0, "every payload of run 2 is a revisit"
     assert scenario["payloads2"] == scenario["payloads1"], "no new payload was indexed"
-    types = {rec.type for path in files for rec in read_warc(path)}
-    assert types == {"warcinfo", "request", "revisit", "metadata"}
+    records = [rec for path in files for rec in read_warc(path)]
+    # An empty body (the browser's own favicon request, answered 404) has nothing to deduplicate.
+    full = [rec for rec in records if rec.type == "response" and rec.payload]
+    assert full == []
+    assert {rec.type for rec in records} <= {"warcinfo", "request", "response", "revisit", "metadata"}
     # What run 2 added to the store is headers and provenance: a small part of run 1.
     assert scenario["bytes2"] < scenario["bytes1"] / 3, (scenario["bytes2"], scenario["bytes1"])
 
