@@ -343,9 +343,11 @@ def soak(site: AdSite, captures: int, workdir: Path, env: dict[str, str]) -> dic
 
     result = lastseen_crawl(urls, env, workdir, on_line)
     at_100 = samples.get(100) or min(samples.values())
-    at_end = samples[max(samples)]
+    # The sample at the very last capture can fall while the crawl is closing its contexts: judge
+    # on the largest sample of the last fifth of the run instead, the less flattering figure.
+    late = max(v for k, v in samples.items() if k >= 0.8 * captures)
     result["rss_mb_every_50"] = {k: round(v / 2**20) for k, v in sorted(samples.items())}
-    result["rss_growth"] = round(at_end / at_100, 2)
+    result["rss_growth"] = round(late / at_100, 2)
     return result
 
 
@@ -451,7 +453,7 @@ def report(results: dict[str, Any]) -> None:
         verdicts["soak_rss_growth"] = verdict(s["rss_growth"], TARGETS["soak_rss_growth"], False)
         console.print(
             f"soak: {s['captures']} captures, RSS every 50: {s['rss_mb_every_50']} MB; "
-            f"after the last / after 100 = {s['rss_growth']} ({verdicts['soak_rss_growth']}, target ≤ 1.5)"
+            f"largest in the last fifth / after 100 = {s['rss_growth']} ({verdicts['soak_rss_growth']}, target ≤ 1.5)"
         )
     results["verdicts"] = verdicts
     results["targets"] = TARGETS
