@@ -3,8 +3,9 @@
 Checks, in order: every hash in SHA256SUMS (and that nothing unlisted was added), the operator's
 signature, every WARC record digest (as ``warcio check`` does), that every revisit record of a
 capture points to a record in the bundle with the payload digest it states and that every WARC a
-capture depends on is there, that each file taken out of a WARC is the record it claims to be (of
-a revisit: the record it points to), the custody entries, the WACZ, and the timestamp tokens
+capture depends on is there (and that a PDF print standing for an unprinted one is of the same
+rendered DOM), that each file taken out of a WARC is the record it claims to be (of a revisit: the
+record it points to), the custody entries, the WACZ, and the timestamp tokens
 (intact, over SHA256SUMS, later than every capture, and, given the TSA's CA, from that TSA).
 Nothing is fetched and no catalog is needed: this runs on a machine that has only the bundle.
 """
@@ -83,6 +84,8 @@ class _Warc:
     member: str
     capture_id: int | None  # None: a referenced WARC, of a capture outside the export
     records: dict[str, str] = field(default_factory=dict)  # record id -> payload sha256
+    # The SHA-256 of the rendered DOM as its record states it (a revisit states the original's)
+    dom_sha256: str | None = None
     revisits: dict[str, Revisit] = field(default_factory=dict)  # record id -> revisit
     provenance_id: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -239,6 +242,7 @@ class _Verifier:
             if record_id not in warc.revisits
         }
         self._dependencies()
+        self._prints()
         for warc in self.warcs:
             if warc.capture_id is not None:
                 self._revisits(warc)
@@ -262,6 +266,9 @@ class _Verifier:
                         if payload is not None:
                             payload.write(chunk)
                     warc.records[record_id] = digest.hexdigest()
+                    if (headers.get_header("WARC-Target-URI") or "").startswith("urn:dom:"):
+                        stated = headers.get_header("WARC-Payload-Digest") or ""
+                        warc.dom_sha256 = stated.removeprefix("sha256:").lower()
                     revisit = Revisit.from_headers(headers)
                     if revisit is not None:
                         warc.revisits[record_id] = revisit
@@ -343,12 +350,42 @@ class _Verifier:
                 warc.member,
                 "a WARC of a capture outside the export, holding records the captures refer to"
                 + (
-                    f"; its own {own} revisit record(s) belong to that capture and are not "
-                    f"followed"
+                    f"; its own {own} revisit record(s) belong to that capture and are not followed"
                     if own
                     else ""
                 ),
             )
+
+    def _prints(self) -> None:
+        """A capture with no PDF because its page had not changed: the print manifest.json says
+        stands for it is in the bundle, of a capture whose rendered DOM has the same SHA-256."""
+        present = {w.member: w for w in self.warcs}
+        for capture in self.manifest.get("captures") or []:
+            said = capture.get("pdf_not_printed") if isinstance(capture, dict) else None
+            if not isinstance(said, dict) or not said.get("warc"):
+                continue
+            own = present.get(str(capture.get("warc")))
+            holder = present.get(str(said["warc"]))
+            if own is None or holder is None:
+                continue  # named already: missing WARC
+            if said.get("record_id") not in holder.records:
+                continue  # named already: the WARC lacks the record
+            if own.dom_sha256 and own.dom_sha256 == holder.dom_sha256:
+                self.check(
+                    OK,
+                    "print",
+                    own.member,
+                    f"no PDF printed: its rendered DOM is that of the capture in {holder.member}, "
+                    f"whose PDF print (record {said['record_id']}) stands for it",
+                )
+            else:
+                self.check(
+                    FAIL,
+                    "print",
+                    own.member,
+                    f"no PDF printed, but its rendered DOM is not that of the capture in "
+                    f"{holder.member}, whose print manifest.json says stands for it",
+                )
 
     def _revisits(self, warc: _Warc) -> None:
         """Every revisit record of a capture points to a record in the bundle whose payload has

@@ -195,6 +195,13 @@ def test_lastseen_verify_passes_and_checks_every_revisit(sched, tsa):
         line.startswith(f"OK    revisit    {referenced_member(sched)}: a WARC of a capture outside")
         for line in lines
     )
+    again, first = capture_of(sched, "run2", "/ad/2"), capture_of(sched, "run1", "/ad/2")
+    member = f"captures/{again['id']}/{os.path.basename(again['warc'])}"
+    printed = f"captures/{first['id']}/{os.path.basename(first['warc'])}"
+    assert any(
+        line.startswith(f"OK    print      {member}: no PDF printed") and printed in line
+        for line in lines
+    ), lines
 
 
 def test_the_bundle_carries_the_referenced_warc_byte_for_byte_and_nothing_else_of_that_case(sched):
