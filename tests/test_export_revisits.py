@@ -296,7 +296,11 @@ def test_the_export_entry_lists_the_warcs_each_capture_depends_on(sched):
     try:
         chain = custody.entries(archive.catalog)
         assert custody.verify_chain(chain) == []
-        access = [e for e in chain if e.capture_id == sched["other"]["id"] and e.action == "access"]
+        access = [
+            e
+            for e in chain
+            if e.capture_id == sched["other"]["id"] and e.details.get("as") == "referenced"
+        ]
         assert [e.details for e in access] == [
             {"purpose": "export", "as": "referenced", "export_seq": export["seq"],
              "warc_sha256": sched["other"]["warc_sha256"]}
@@ -455,6 +459,26 @@ def test_a_capture_exported_alone_carries_the_warcs_of_its_case_it_refers_to(sch
     )
 
 
+def test_the_other_cases_bundle_shows_its_warc_was_read_without_naming_this_case(sched, tmp_path):
+    out = tmp_path / "other.zip"
+    proc = run_cli("export", "--case", OTHER, "--out", str(out), store=sched["store"],
+                   db=sched["db"], **sched["env"])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert verify_bundle(out).ok
+    contents = members(out)
+    entries = [json.loads(line) for line in contents["custody.jsonl"].splitlines()]
+    ours = json.loads((sched["unzipped"] / "custody.jsonl").read_text().splitlines()[-1])
+    # (Other tests of this module export SCHED-2 again: each such export read the WARC.)
+    assert ours["seq"] in [
+        e["details"]["export_seq"] for e in entries if e["details"].get("as") == "referenced"
+    ]
+    report = " ".join(contents["report.html"].decode().split())
+    assert f"the WARC file, for export number {ours['seq']}, whose captures refer to it" in report
+    for name in ("custody.jsonl", "manifest.json", "report.html"):
+        assert CASE not in contents[name].decode(), name
+    assert not any(n.startswith("captures/referenced/") for n in contents)
+
+
 # -- the capture service's custody entries in a bundle ---------------------------------------
 
 
@@ -487,8 +511,10 @@ def test_service_custody_entries_read_plainly_and_another_cases_report_stays_out
     report = " ".join(contents["report.html"].decode().split())
     assert "reported through the capture service; this capture answers the report" in report
     assert f"report {first['id']}, requested at" in report
-    assert f"screenshot downloaded through the capture service (report {first['id']})" in report
-    assert "read for the export of case SVC-1 into svc-1.zip" in report
+    assert (
+        f"the screenshot, downloaded through the capture service (report {first['id']})" in report
+    )
+    assert "evidence read: for the export of case SVC-1 into svc-1.zip" in report
     assert "exported as a bundle: this bundle" in report
     for name in ("custody.jsonl", "report.html", "manifest.json"):
         text = contents[name].decode()
