@@ -327,8 +327,19 @@ class _Export:
         for revisit in scan.revisits:
             origin = origins[revisit.refers_to]
             capture.depends.setdefault(self._member(origin), set()).add(origin.record_id)
+        originals: dict[str, Path] = {row.warc_name: staged}  # WARCs read here, by store name
         for kind, revisit in scan.revisit_kinds.items():
-            scan.files[kind] = self._copy_original(row, kind, revisit, origins, work / folder)
+            origin = origins[revisit.refers_to]
+            if origin.warc_name not in originals:
+                owner = self._owner(origin)
+                originals[origin.warc_name] = work / f"original-{owner.id}.warc.gz"
+                self._fetch(owner, originals[origin.warc_name], done, total)
+            scan.files[kind] = self._copy_original(
+                row, kind, revisit, origin, originals[origin.warc_name], work / folder
+            )
+        for path in originals.values():
+            if path != staged:
+                path.unlink()
         capture.identical = self._identical(row, scan, origins)
         capture.pdf_print_of = self._print_of(capture)
         extracted = scan.files
@@ -401,17 +412,21 @@ class _Export:
         source.offsets.add(origin.offset)
         source.records.add(origin.record_id)
 
+    def _owner(self, origin: Origin) -> CaptureRow:
+        """The capture whose WARC holds ``origin`` (exported, or referenced by now)."""
+        return self.selected.get(origin.capture_id) or self.referenced[origin.warc_name].row
+
     def _copy_original(
-        self, row: CaptureRow, kind: str, revisit: Revisit, origins: dict[str, Origin], folder: Path
+        self, row: CaptureRow, kind: str, revisit: Revisit, origin: Origin, warc: Path, folder: Path
     ) -> Path:
-        """The file of a screenshot, DOM, PDF or TLS chain that is a revisit: the original's
-        payload, which must have the SHA-256 the revisit record states."""
-        origin = origins[revisit.refers_to]
+        """The file of a screenshot, DOM, PDF or TLS chain that is a revisit: the payload of the
+        original in ``warc`` (a checked copy of the WARC that holds it), which must have the
+        SHA-256 the revisit record states."""
         path = folder / bundle.EXTRACTED[kind]
         try:
-            with self.archive.store.open(origin.warc_name) as src, open(path, "xb") as out:
+            with open(warc, "rb") as src, open(path, "xb") as out:
                 record_id, sha256 = copy_payload(src, origin.offset, out)
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:
             raise ExportError(
                 f"capture {row.id}: cannot read the original of its {kind} in "
                 f"{origin.warc_name}: {exc}: nothing was exported"
@@ -438,7 +453,7 @@ class _Export:
                 continue
             origin = origins[revisit.refers_to]
             exported = self.selected.get(origin.capture_id)
-            owner = exported or self.referenced[origin.warc_name].row
+            owner = self._owner(origin)
             same_case = owner.case_id == self.case
             found[kind] = {
                 "record_id": origin.record_id,

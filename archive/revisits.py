@@ -5,7 +5,7 @@ in many ads, the screenshot and rendered DOM of a page that did not change) as a
 record (profile identical-payload-digest) pointing to the first copy. That copy can be in another
 capture's WARC file, of the same case or of another one. A bundle is complete only with those
 files: this module reads the revisit records of a WARC and finds, in the catalog's payload index,
-the WARC file and offset of each original, and copies an original's payload out of it.
+the WARC file and offset of each original, and copies an original's payload out of that file.
 """
 
 from __future__ import annotations
@@ -92,19 +92,9 @@ def print_of(provenance: dict[str, Any]) -> int | None:
 
 
 def copy_payload(stream: BinaryIO, offset: int, out: IO[bytes]) -> tuple[str, str]:
-    """Copy the payload of the record at ``offset`` to ``out``; returns (record id, SHA-256).
-
-    Seeks when the stream can, else reads up to the record, so any store's files will do.
-    """
-    if stream.seekable():
-        stream.seek(offset)
-    else:
-        left = offset
-        while left > 0:
-            chunk = stream.read(min(left, _CHUNK))
-            if not chunk:
-                break
-            left -= len(chunk)
+    """Copy the payload of the record at ``offset`` of a WARC file to ``out``; returns the
+    record's id and the payload's SHA-256."""
+    stream.seek(offset)
     for record in ArchiveIterator(stream):
         digest = hashlib.sha256()
         content = record.content_stream()
