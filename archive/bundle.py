@@ -3,11 +3,14 @@
 ::
 
     captures/<id>/<warc name>.warc.gz   the stored WARC, byte for byte
-    captures/<id>/screenshot.png        record payloads taken out of that WARC, byte for byte
+    captures/<id>/screenshot.png        record payloads taken out of that WARC, byte for byte (of
+                                        a revisit record: the payload of the record it points to)
     captures/<id>/page.pdf
     captures/<id>/dom.html
     captures/<id>/tls-chain.pem         (https pages)
     captures/<id>/provenance.json
+    captures/referenced/<warc name>     the WARC of a capture outside the export whose records the
+                                        exported captures' revisit records point to, byte for byte
     case-<ID>.wacz                      the same WARCs as a WACZ 1.1.1 package (replay)
     custody.jsonl                       custody entries of these captures, ending with this export
     manifest.json                       what the bundle holds, for programs (the report: for people)
@@ -41,6 +44,8 @@ MANIFEST = "manifest.json"
 REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"
 CAPTURES = "captures/"
+# Beside the capture folders, so that ``warcio check captures/*/*.warc.gz`` reads these WARCs too.
+REFERENCED = CAPTURES + "referenced/"
 
 # Record kinds (as the catalog's ``records`` names them) taken out of each WARC as plain files.
 EXTRACTED = {

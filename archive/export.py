@@ -5,10 +5,16 @@ any store works) into a work folder beside the output, checked against the catal
 its own record digests, and copied from there into the bundle and the WACZ. Memory use does not
 grow with the size of the evidence.
 
-Order of work: the captures and the WACZ; then the custody log gets one ``access`` entry per
-capture and the ``export`` entry, committed before anything that depends on them is written
-(``custody.jsonl``, the manifest, the report); then ``SHA256SUMS`` is signed and timestamped. The
-ZIP is written under a temporary name and linked under its final name only when complete.
+A capture of a scheduled run may hold ``revisit`` records whose payload is in another capture's
+WARC (``archive.revisits``). Each such WARC is carried too: in that capture's own folder when it
+is exported, else in ``captures/referenced/``; the files taken out of a capture are always the
+original payload bytes, checked against the revisit's SHA-256 payload digest.
+
+Order of work: the captures, the WARCs they refer to, and the WACZ; then the custody log gets one
+``access`` entry per capture and the ``export`` entry (and an ``access`` entry for each referenced
+capture), committed before anything that depends on them is written (``custody.jsonl``, the
+manifest, the report); then ``SHA256SUMS`` is signed and timestamped. The ZIP is written under a
+temporary name and linked under its final name only when complete.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from archive.catalog import CaptureRow, CustodyRow
 from archive.evidence import Archive
 from archive.exceptions import ArchiveError, ExportError, InvalidRequest, TimestampError
 from archive.keys import SigningKey
+from archive.revisits import Origin, Revisit, copy_payload, locate, print_of
 from archive.times import rfc3339, rfc3339_or_none
 from archive.timestamp import Stamp, request_token
 from archive.wacz import WaczWriter
@@ -72,6 +79,33 @@ class _Capture:
     files: dict[str, str] = field(default_factory=dict)  # kind -> member name
     provenance: dict[str, Any] = field(default_factory=dict)
     title: str | None = None
+    revisits: list[Revisit] = field(default_factory=list)
+    # kind (main, screenshot, dom, pdf, tls-chain) -> the earlier record it is identical to
+    identical: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # WARC member -> ids of the records in it that this capture needs
+    depends: dict[str, set[str]] = field(default_factory=dict)
+    pdf_print_of: dict[str, Any] | None = None
+
+
+@dataclass
+class _Referenced:
+    """A WARC of a capture outside the export that exported captures refer to."""
+
+    row: CaptureRow
+    member: str
+    offsets: set[int] = field(default_factory=set)
+    records: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Scan:
+    """What reading one WARC found: its files taken out, its revisits, its full records."""
+
+    files: dict[str, Path] = field(default_factory=dict)  # kind -> extracted file
+    revisit_kinds: dict[str, Revisit] = field(default_factory=dict)  # kind -> its revisit record
+    revisits: list[Revisit] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)  # record id -> payload SHA-256
+    offsets: dict[str, int] = field(default_factory=dict)  # record id -> offset
 
 
 def check_output(out: Path) -> Path:
@@ -159,6 +193,11 @@ class _Export:
         self.when = max(row.finished_at for row in rows)
         self.captures: list[_Capture] = []
         self.export_entry: custody.Entry | None = None
+        self.selected = {row.id: row for row in rows}
+        self.referenced: dict[str, _Referenced] = {}  # by store name
+        # Payload SHA-256 of every full record of every WARC in the bundle, by record id: what
+        # each revisit must resolve to.
+        self.digests: dict[str, str] = {}
 
     def run(self) -> ExportResult:
         prefix = f".{self.out.name}."
@@ -196,6 +235,11 @@ class _Export:
         for row in self.rows:
             self.captures.append(self._add_capture(row, zipped, wacz, work, done, total))
             done += row.warc_size
+        total += sum(ref.row.warc_size for ref in self.referenced.values())
+        for ref in sorted(self.referenced.values(), key=lambda r: r.member):
+            self._add_referenced(ref, zipped, wacz, work, done, total)
+            done += ref.row.warc_size
+        self._check_revisits_resolve()
         self.progress("packaging the WACZ", done, total)
         wacz.close()
         wacz_member = bundle.wacz_name(self.case)
@@ -203,7 +247,7 @@ class _Export:
         wacz_path.unlink()
 
         self.progress("recording the export in the custody log", done, total)
-        entries = self._log_export(bundle.content_digest(zipped.sums))
+        entries = self._log_export(zipped.sums)
         zipped.add_bytes(bundle.CUSTODY, _jsonl(entries))
         public_pem = self.key.public_pem
         fixed = dict(zipped.sums)
@@ -274,15 +318,37 @@ class _Export:
         capture = _Capture(row, folder + warc_name)
         staged = work / f"{row.id}.warc.gz"
         self._fetch(row, staged, done, total)
-        extracted = self._extract(row, staged, work / folder)
+        scan = self._extract(row, staged, work / folder)
+        self.digests.update(scan.digests)
+        capture.revisits = scan.revisits
+        if "provenance" in scan.files:
+            capture.provenance = json.loads(scan.files["provenance"].read_bytes())
+        origins = self._origins(row, scan)
+        for revisit in scan.revisits:
+            origin = origins[revisit.refers_to]
+            capture.depends.setdefault(self._member(origin), set()).add(origin.record_id)
+        originals: dict[str, Path] = {row.warc_name: staged}  # WARCs read here, by store name
+        for kind, revisit in scan.revisit_kinds.items():
+            origin = origins[revisit.refers_to]
+            if origin.warc_name not in originals:
+                owner = self._owner(origin)
+                originals[origin.warc_name] = work / f"original-{owner.id}.warc.gz"
+                self._fetch(owner, originals[origin.warc_name], done, total)
+            scan.files[kind] = self._copy_original(
+                row, kind, revisit, origin, originals[origin.warc_name], work / folder
+            )
+        for path in originals.values():
+            if path != staged:
+                path.unlink()
+        capture.identical = self._identical(row, scan, origins)
+        capture.pdf_print_of = self._print_of(capture)
+        extracted = scan.files
         members = {warc_name: staged, **{bundle.EXTRACTED[k]: p for k, p in extracted.items()}}
         for name in sorted(members):
             path = members[name]
             compress = name.endswith((".html", ".json", ".pem"))
             zipped.add_file(folder + name, str(path), path.stat().st_size, compress)
         capture.files = {kind: folder + bundle.EXTRACTED[kind] for kind in extracted}
-        if "provenance" in extracted:
-            capture.provenance = json.loads(extracted["provenance"].read_bytes())
         if "dom" in extracted:
             capture.title = _title(extracted["dom"])
         wacz.add_warc(warc_name, str(staged), row.warc_size)
@@ -294,6 +360,181 @@ class _Export:
             if kind != "screenshot":  # the PDF report shows it; the work folder goes at the end
                 path.unlink()
         return capture
+
+    # -- revisits and the WARCs they refer to --------------------------------------------------
+
+    def _origins(self, row: CaptureRow, scan: _Scan) -> dict[str, Origin]:
+        """Where the original of each revisit of this capture is: in its own WARC (a payload
+        repeated within the capture) or in the WARC the payload index names."""
+        origins = {
+            r.refers_to: Origin(r.refers_to, row.warc_name, scan.offsets[r.refers_to], row.id)
+            for r in scan.revisits
+            if r.refers_to in scan.offsets
+        }
+        elsewhere = [r for r in scan.revisits if r.refers_to not in origins]
+        if elsewhere:
+            with self.archive.catalog.session() as session:
+                origins.update(locate(session, elsewhere))
+        for revisit in scan.revisits:
+            if revisit.refers_to not in origins:
+                raise ExportError(
+                    f"capture {row.id}: revisit record {revisit.record_id} of {row.warc_name} "
+                    f"({revisit.target_uri}) refers to record {revisit.refers_to}, which the "
+                    f"catalog's payload index does not locate: nothing was exported"
+                )
+        for origin in origins.values():
+            if origin.capture_id not in self.selected:
+                self._reference(origin, row)
+        return origins
+
+    def _member(self, origin: Origin) -> str:
+        """The bundle member of the WARC that holds ``origin``."""
+        if origin.capture_id in self.selected:
+            row = self.selected[origin.capture_id]
+            return bundle.capture_dir(row.id) + os.path.basename(row.warc_name)
+        return self.referenced[origin.warc_name].member
+
+    def _reference(self, origin: Origin, by: CaptureRow) -> None:
+        """Carry the WARC of a capture outside the export: ``by`` cannot be read without it."""
+        source = self.referenced.get(origin.warc_name)
+        if source is None:
+            row = self.archive.catalog.get(origin.capture_id)
+            if row is None or row.warc_name != origin.warc_name:
+                raise ExportError(
+                    f"capture {by.id} refers to record {origin.record_id} of "
+                    f"{origin.warc_name}, which is not the WARC of a capture in the catalog: "
+                    f"nothing was exported"
+                )
+            member = bundle.REFERENCED + os.path.basename(row.warc_name)
+            if any(r.member == member for r in self.referenced.values()):
+                raise ExportError(f"two referenced WARC files are both named {member}")
+            source = self.referenced[row.warc_name] = _Referenced(row, member)
+        source.offsets.add(origin.offset)
+        source.records.add(origin.record_id)
+
+    def _owner(self, origin: Origin) -> CaptureRow:
+        """The capture whose WARC holds ``origin`` (exported, or referenced by now)."""
+        return self.selected.get(origin.capture_id) or self.referenced[origin.warc_name].row
+
+    def _copy_original(
+        self, row: CaptureRow, kind: str, revisit: Revisit, origin: Origin, warc: Path, folder: Path
+    ) -> Path:
+        """The file of a screenshot, DOM, PDF or TLS chain that is a revisit: the payload of the
+        original in ``warc`` (a checked copy of the WARC that holds it), which must have the
+        SHA-256 the revisit record states."""
+        path = folder / bundle.EXTRACTED[kind]
+        try:
+            with open(warc, "rb") as src, open(path, "xb") as out:
+                record_id, sha256 = copy_payload(src, origin.offset, out)
+        except ValueError as exc:
+            raise ExportError(
+                f"capture {row.id}: cannot read the original of its {kind} in "
+                f"{origin.warc_name}: {exc}: nothing was exported"
+            ) from exc
+        if record_id != origin.record_id or sha256 != revisit.payload_sha256:
+            raise ExportError(
+                f"capture {row.id}: its {kind} is a revisit of record {origin.record_id} in "
+                f"{origin.warc_name} with SHA-256 {revisit.payload_sha256}, but that file holds "
+                f"{record_id} with SHA-256 {sha256} there: nothing was exported"
+            )
+        return path
+
+    def _identical(
+        self, row: CaptureRow, scan: _Scan, origins: dict[str, Origin]
+    ) -> dict[str, dict[str, Any]]:
+        """For each of the page, screenshot, DOM, PDF and TLS chain that is a revisit: the
+        earlier record it is byte-identical to, and where that record is in the bundle."""
+        revisits = {r.record_id: r for r in scan.revisits}
+        found: dict[str, dict[str, Any]] = {}
+        for kind in ("main", *sorted(bundle.EXTRACTED)):
+            ref = row.records.get(kind)
+            revisit = revisits.get(ref.get("record_id", "")) if isinstance(ref, dict) else None
+            if revisit is None:
+                continue
+            origin = origins[revisit.refers_to]
+            exported = self.selected.get(origin.capture_id)
+            owner = self._owner(origin)
+            same_case = owner.case_id == self.case
+            found[kind] = {
+                "record_id": origin.record_id,
+                "revisit": revisit.record_id,
+                "sha256": revisit.payload_sha256,
+                "warc": self._member(origin),
+                "exported": exported is not None,
+                "same_case": same_case,
+                # Another case's capture is named by its WARC file only: its number, address
+                # and case are that case's business.
+                "capture": owner.id if same_case else None,
+                "captured_at": rfc3339(owner.captured_at) if same_case else revisit.refers_to_date,
+                "file": (
+                    bundle.capture_dir(owner.id) + bundle.EXTRACTED[kind]
+                    if exported is not None and kind in bundle.EXTRACTED
+                    else None
+                ),
+            }
+        return found
+
+    def _print_of(self, capture: _Capture) -> dict[str, Any] | None:
+        """No PDF was printed because the page had not changed: whose print stands for it."""
+        said = capture.provenance.get("pdf_not_printed")
+        if not said:
+            return None
+        number = print_of(capture.provenance)
+        other = self.selected.get(number) if number is not None else None
+        if other is None and number is not None:
+            other = self.archive.catalog.get(number)
+        pdf = other.records.get("pdf") if other is not None else None
+        if other is None or not isinstance(pdf, dict) or other.dom_sha256 != capture.row.dom_sha256:
+            # The crawler's statement stands on its own; nothing in the catalog backs it.
+            return {"said": said, "capture": None, "warc": None, "file": None}
+        origin = Origin(str(pdf["record_id"]), other.warc_name, int(pdf["offset"]), other.id)
+        if other.id not in self.selected:
+            self._reference(origin, capture.row)
+        member = self._member(origin)
+        capture.depends.setdefault(member, set()).add(origin.record_id)
+        exported = other.id in self.selected
+        same_case = other.case_id == self.case
+        return {
+            "said": said,
+            "capture": other.id if same_case else None,
+            "captured_at": rfc3339(other.captured_at) if same_case else None,
+            "same_case": same_case,
+            "record_id": origin.record_id,
+            "sha256": other.pdf_sha256,
+            "warc": member,
+            "file": bundle.capture_dir(other.id) + bundle.EXTRACTED["pdf"] if exported else None,
+        }
+
+    def _add_referenced(
+        self,
+        ref: _Referenced,
+        zipped: bundle.DeterministicZip,
+        wacz: WaczWriter,
+        work: Path,
+        done: int,
+        total: int,
+    ) -> None:
+        """A WARC the exported captures refer to, byte for byte, checked like theirs. The WACZ
+        indexes only the records they refer to: the rest of that capture is not this case's."""
+        staged = work / f"referenced-{ref.row.id}.warc.gz"
+        self._fetch(ref.row, staged, done, total)
+        scan = self._extract(ref.row, staged, None)
+        self.digests.update(scan.digests)
+        zipped.add_file(ref.member, str(staged), ref.row.warc_size)
+        wacz.add_warc(os.path.basename(ref.member), str(staged), ref.row.warc_size, ref.offsets)
+        staged.unlink()
+
+    def _check_revisits_resolve(self) -> None:
+        """Every revisit of an exported capture points to a record in the bundle that holds a
+        payload with the revisit's SHA-256: what ``lastseen verify`` will check."""
+        for capture in self.captures:
+            for revisit in capture.revisits:
+                if self.digests.get(revisit.refers_to) != revisit.payload_sha256:
+                    raise ExportError(
+                        f"capture {capture.row.id}: revisit record {revisit.record_id} refers to "
+                        f"record {revisit.refers_to}, which no WARC of the bundle holds with "
+                        f"SHA-256 {revisit.payload_sha256}: nothing was exported"
+                    )
 
     def _fetch(self, row: CaptureRow, target: Path, done: int, total: int) -> None:
         """Copy the stored WARC here, checking it is the file the catalog sealed."""
@@ -312,53 +553,89 @@ class _Export:
                 f"{row.warc_sha256}, {row.warc_size} bytes): nothing was exported"
             )
 
-    def _extract(self, row: CaptureRow, warc: Path, folder: Path) -> dict[str, Path]:
-        """Check every record digest (as ``warcio check`` does) and copy out the payloads of the
-        screenshot, PDF, DOM, TLS chain and provenance records."""
+    def _extract(self, row: CaptureRow, warc: Path, folder: Path | None) -> _Scan:
+        """Check every record digest (as ``warcio check`` does), list the revisit records and
+        the payload SHA-256 of every other record, and copy out the payloads of the screenshot,
+        PDF, DOM, TLS chain and provenance records into ``folder`` (none: copy nothing). A kind
+        written as a revisit is left for ``_copy_original``: the record holds no payload."""
         wanted = {
             ref["record_id"]: kind
             for kind, ref in row.records.items()
-            if kind in bundle.EXTRACTED and isinstance(ref, dict)
+            if kind in bundle.EXTRACTED and isinstance(ref, dict) and folder is not None
         }
-        folder.mkdir(parents=True, exist_ok=True)
-        found: dict[str, Path] = {}
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        scan = _Scan()
         with open(warc, "rb") as fh:
-            for record in ArchiveIterator(fh, check_digests=True):
-                record_id = record.rec_headers.get_header("WARC-Record-ID")
+            iterator = ArchiveIterator(fh, check_digests=True)
+            for record in iterator:
+                headers = record.rec_headers
+                record_id = headers.get_header("WARC-Record-ID")
                 kind = wanted.get(record_id)
+                revisit = Revisit.from_headers(headers)
                 stream = record.content_stream()
-                if kind is None:
-                    while stream.read(bundle.CHUNK):
-                        pass
-                else:
-                    path = folder / bundle.EXTRACTED[kind]
-                    with open(path, "xb") as out:
-                        bundle.copy_stream(stream, out)
-                    found[kind] = path
+                digest = hashlib.sha256()
+                out = None
+                if revisit is not None:
+                    scan.revisits.append(revisit)
+                    if kind is not None:
+                        scan.revisit_kinds[kind] = revisit
+                elif kind is not None and folder is not None:
+                    scan.files[kind] = folder / bundle.EXTRACTED[kind]
+                    out = open(scan.files[kind], "xb")  # noqa: SIM115 - closed below
+                try:
+                    while chunk := stream.read(bundle.CHUNK):
+                        digest.update(chunk)
+                        if out is not None:
+                            out.write(chunk)
+                finally:
+                    if out is not None:
+                        out.close()
+                if revisit is None and record.rec_type in ("response", "resource"):
+                    scan.digests[record_id] = digest.hexdigest()
+                    scan.offsets[record_id] = iterator.get_record_offset()
                 if record.digest_checker.passed is False:
                     problems = "; ".join(record.digest_checker.problems)
                     raise ExportError(
                         f"capture {row.id}: record {record_id} of {row.warc_name} fails its "
                         f"digest ({problems}): nothing was exported"
                     )
-        missing = set(wanted.values()) - set(found)
+        missing = set(wanted.values()) - set(scan.files) - set(scan.revisit_kinds)
         if missing:
             raise ExportError(
                 f"capture {row.id}: {row.warc_name} lacks the records the catalog lists "
                 f"({', '.join(sorted(missing))}): nothing was exported"
             )
-        return found
+        return scan
 
     # -- custody -------------------------------------------------------------------------------
 
-    def _log_export(self, content_sha256: str) -> list[custody.Entry]:
+    def _log_export(self, sums: dict[str, str]) -> list[custody.Entry]:
         """One ``access`` entry per capture and the ``export`` entry, in one transaction.
 
         The export entry lists (seq, hash) of every earlier entry the bundle carries, so the
-        subset in custody.jsonl cannot be trimmed or padded without breaking its hash.
+        subset in custody.jsonl cannot be trimmed or padded without breaking its hash, and the
+        WARC files each capture depends on, with the SHA-256 of those from outside the export.
+        A referenced capture's WARC was read too: an ``access`` entry of that capture follows,
+        naming this export by its number only (the other case need not learn this one's name).
         """
         ids = [row.id for row in self.rows]
         catalog = self.archive.catalog
+        details: dict[str, Any] = {
+            "case": self.case,
+            "captures": ids,
+            "bundle": self.out.name,
+            "content_sha256": bundle.content_digest(sums),
+        }
+        depends = {
+            str(c.row.id): sorted(m for m in c.depends if m != c.warc)
+            for c in self.captures
+            if set(c.depends) - {c.warc}
+        }
+        if depends:
+            details["depends_on"] = depends
+        if self.referenced:
+            details["referenced"] = {r.member: sums[r.member] for r in self.referenced.values()}
         with catalog.session() as session:
             for row in self.rows:
                 custody.append(
@@ -369,20 +646,25 @@ class _Export:
                     capture_id=row.id,
                     details={"purpose": "export", "case": self.case, "bundle": self.out.name},
                 )
-            related = _related_entries(session, ids)
+            related = _related_entries(session, ids, self.case)
+            details["entries"] = [[entry.seq, entry.hash] for entry in related]
             self.export_entry = custody.append(
-                catalog,
-                session,
-                actor=self.actor,
-                action=EXPORT,
-                details={
-                    "case": self.case,
-                    "captures": ids,
-                    "bundle": self.out.name,
-                    "content_sha256": content_sha256,
-                    "entries": [[entry.seq, entry.hash] for entry in related],
-                },
+                catalog, session, actor=self.actor, action=EXPORT, details=details
             )
+            for ref in sorted(self.referenced.values(), key=lambda r: r.row.id):
+                custody.append(
+                    catalog,
+                    session,
+                    actor=self.actor,
+                    action=custody.ACCESS,
+                    capture_id=ref.row.id,
+                    details={
+                        "purpose": "export",
+                        "as": "referenced",
+                        "export_seq": self.export_entry.seq,
+                        "warc_sha256": ref.row.warc_sha256,
+                    },
+                )
         return [*related, self.export_entry]
 
     def _log_failure(self, exc: BaseException) -> None:
@@ -434,6 +716,9 @@ class _Export:
             "failed_or_blocked": prov.get("failed_or_blocked") or [],
             "payload_sha256": row.payload_sha256,
             "exchanges": row.exchanges,
+            "revisits": len(capture.revisits),
+            "identical": capture.identical,
+            "pdf_not_printed": capture.pdf_print_of,
         }
 
     def _manifest(
@@ -457,8 +742,19 @@ class _Export:
                     "warc": c.warc,
                     "warc_sha256": c.row.warc_sha256,
                     "files": c.files,
+                    "depends_on": [
+                        {"warc": member, "records": sorted(c.depends[member])}
+                        for member in sorted(c.depends)
+                        if member != c.warc
+                    ],
+                    "identical": c.identical,
+                    "pdf_not_printed": c.pdf_print_of,
                 }
                 for c in self.captures
+            ],
+            "referenced": [
+                {"warc": r.member, "sha256": r.row.warc_sha256, "size": r.row.warc_size}
+                for r in sorted(self.referenced.values(), key=lambda r: r.member)
             ],
             "wacz": wacz_member,
             "custody": bundle.CUSTODY,
@@ -480,6 +776,8 @@ class _Export:
         failures: list[dict[str, str]],
     ) -> dict[str, Any]:
         listed = sorted(n for n in sums if n not in (bundle.REPORT_HTML, bundle.REPORT_PDF))
+        owners = {c.warc: (c.row, True) for c in self.captures}
+        owners.update({r.member: (r.row, False) for r in self.referenced.values()})
         captures = []
         for capture in self.captures:
             facts = self._capture_facts(capture)
@@ -489,7 +787,29 @@ class _Export:
                 for n in listed
                 if n.startswith(folder)
             ]
+            facts["dependencies"] = [
+                {
+                    "name": member,
+                    "sha256": sums[member],
+                    "size": sizes[member],
+                    "records": len(capture.depends[member]),
+                    "exported": owners[member][1],
+                    "capture": (
+                        owners[member][0].id if owners[member][0].case_id == self.case else None
+                    ),
+                }
+                for member in sorted(capture.depends)
+                if member != capture.warc
+            ]
             captures.append(facts)
+        referenced = [
+            {
+                "name": r.member,
+                "capture": r.row.id if r.row.case_id == self.case else None,
+                "by": [c.row.id for c in self.captures if r.member in c.depends],
+            }
+            for r in sorted(self.referenced.values(), key=lambda r: r.member)
+        ]
         assert self.export_entry is not None
         return {
             "case": self.case,
@@ -498,6 +818,7 @@ class _Export:
             "first_capture": rfc3339(min(c.row.captured_at for c in self.captures)),
             "last_capture": rfc3339_or_none(self.when),
             "members": [{"name": n, "sha256": sums[n], "size": sizes[n]} for n in listed],
+            "referenced": referenced,
             "wacz": wacz_member,
             "fingerprint": self.key.fingerprint,
             "custody": [_entry_view(e) for e in entries],
@@ -514,23 +835,35 @@ class _Export:
                 "report_html": bundle.REPORT_HTML,
                 "report_pdf": bundle.REPORT_PDF,
                 "token": bundle.token_name(0),
+                "referenced": bundle.REFERENCED,
             },
         }
 
 
-def _related_entries(session: Session, capture_ids: list[int]) -> list[custody.Entry]:
-    """Entries about these captures, and earlier exports that included any of them."""
+def _related_entries(session: Session, capture_ids: list[int], case: str) -> list[custody.Entry]:
+    """Entries about these captures, and earlier exports that included any of them.
+
+    Left out: entries about these captures that name another case (a report filed under
+    another case that the capture service answered with one of these captures: they hold that
+    case's reporter and note), which are that case's business; the report says why entries can
+    be missing. Another export's reading of one of these WARCs as a referenced file names that
+    export by number only, and is kept.
+    """
     wanted = set(capture_ids)
     rows = session.scalars(
         select(CustodyRow)
         .where(CustodyRow.capture_id.in_(capture_ids) | CustodyRow.capture_id.is_(None))
         .order_by(CustodyRow.seq)
     )
-    return [
-        custody.Entry.from_row(row)
-        for row in rows
-        if row.capture_id is not None or wanted & set(row.details.get("captures") or [])
-    ]
+    entries = []
+    for row in rows:
+        details = row.details if isinstance(row.details, dict) else {}
+        if row.capture_id is None:
+            if wanted & set(details.get("captures") or []):
+                entries.append(custody.Entry.from_row(row))
+        elif details.get("case") in (None, case):
+            entries.append(custody.Entry.from_row(row))
+    return entries
 
 
 def _entry_view(entry: custody.Entry) -> dict[str, Any]:

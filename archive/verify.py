@@ -1,10 +1,13 @@
 """Check an evidence bundle offline: one line per check, naming the file that fails.
 
 Checks, in order: every hash in SHA256SUMS (and that nothing unlisted was added), the operator's
-signature, every WARC record digest (as ``warcio check`` does) and that each file taken out of a
-WARC is the record it claims to be, the custody entries, the WACZ, and the timestamp tokens (intact,
-over SHA256SUMS, later than every capture, and, given the TSA's CA, from that TSA). Nothing is
-fetched and no catalog is needed: this runs on a machine that has only the bundle.
+signature, every WARC record digest (as ``warcio check`` does), that every revisit record of a
+capture points to a record in the bundle with the payload digest it states and that every WARC a
+capture depends on is there (and that a PDF print standing for an unprinted one is of the same
+rendered DOM), that each file taken out of a WARC is the record it claims to be (of a revisit: the
+record it points to), the custody entries, the WACZ, and the timestamp tokens
+(intact, over SHA256SUMS, later than every capture, and, given the TSA's CA, from that TSA).
+Nothing is fetched and no catalog is needed: this runs on a machine that has only the bundle.
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ from warcio.archiveiterator import ArchiveIterator
 from archive import bundle
 from archive.custody import entry_hash
 from archive.keys import fingerprint, load_public_pem, signature_valid
+from archive.revisits import Revisit
 from archive.times import rfc3339
 from archive.timestamp import integrity_problems, read_token, trust_problems
 
 OK, FAIL, WARN = "OK", "FAIL", "WARN"
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
-_WARC = re.compile(r"^captures/(\d+)/[^/]+\.warc(\.gz)?$")
+_WARC = re.compile(r"^captures/(\d+|referenced)/[^/]+\.warc(\.gz)?$")
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,11 @@ def verify_bundle(
 @dataclass
 class _Warc:
     member: str
-    capture_id: int
+    capture_id: int | None  # None: a referenced WARC, of a capture outside the export
     records: dict[str, str] = field(default_factory=dict)  # record id -> payload sha256
+    # The SHA-256 of the rendered DOM as its record states it (a revisit states the original's)
+    dom_sha256: str | None = None
+    revisits: dict[str, Revisit] = field(default_factory=dict)  # record id -> revisit
     provenance_id: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     latest: datetime | None = None
@@ -101,6 +108,7 @@ class _Verifier:
         self.sums_bytes = b""
         self.warcs: list[_Warc] = []
         self.manifest: dict[str, Any] = {}
+        self.originals: dict[str, tuple[_Warc, str]] = {}  # record id -> (its WARC, sha256)
 
     def check(self, status: str, what: str, subject: str, detail: str) -> None:
         item = Check(status, what, subject, detail)
@@ -223,11 +231,22 @@ class _Verifier:
         for name in sorted(self.names):
             match = _WARC.match(name)
             if match:
-                self._warc(_Warc(name, int(match.group(1))))
+                folder = match.group(1)
+                self._warc(_Warc(name, int(folder) if folder.isdigit() else None))
         if not self.warcs:
             self.check(FAIL, "warc", "captures/", "the bundle holds no WARC file")
+        self.originals = {
+            record_id: (warc, digest)
+            for warc in self.warcs
+            for record_id, digest in warc.records.items()
+            if record_id not in warc.revisits
+        }
+        self._dependencies()
+        self._prints()
         for warc in self.warcs:
-            self._extracted(warc)
+            if warc.capture_id is not None:
+                self._revisits(warc)
+                self._extracted(warc)
 
     def _warc(self, warc: _Warc) -> None:
         problems: list[str] = []
@@ -247,6 +266,12 @@ class _Verifier:
                         if payload is not None:
                             payload.write(chunk)
                     warc.records[record_id] = digest.hexdigest()
+                    if (headers.get_header("WARC-Target-URI") or "").startswith("urn:dom:"):
+                        stated = headers.get_header("WARC-Payload-Digest") or ""
+                        warc.dom_sha256 = stated.removeprefix("sha256:").lower()
+                    revisit = Revisit.from_headers(headers)
+                    if revisit is not None:
+                        warc.revisits[record_id] = revisit
                     if record.digest_checker.passed is False:
                         offset = iterator.get_record_offset()
                         problems += [
@@ -268,6 +293,141 @@ class _Verifier:
         else:
             self.check(OK, "warc", warc.member, f"{count} records, every digest matches")
 
+    def _needs(self) -> list[tuple[Any, str, list[Any]]]:
+        """(capture id, WARC member, record ids) for each WARC manifest.json says a capture
+        needs besides its own."""
+        needs = []
+        for capture in self.manifest.get("captures") or []:
+            if not isinstance(capture, dict):
+                continue
+            for need in capture.get("depends_on") or []:
+                if isinstance(need, dict):
+                    records = need.get("records")
+                    needs.append(
+                        (
+                            capture.get("id"),
+                            str(need.get("warc")),
+                            records if isinstance(records, list) else [],
+                        )
+                    )
+        return needs
+
+    def _dependencies(self) -> None:
+        """The WARC files manifest.json says each capture needs are there, holding the records
+        it needs (the originals of its revisits, the PDF print that stands for its own)."""
+        present = {w.member: w for w in self.warcs}
+        for capture_id, member, records in self._needs():
+            warc = present.get(member)
+            if warc is None:
+                self.check(
+                    FAIL,
+                    "revisit",
+                    member,
+                    f"missing: capture {capture_id} refers to {len(records)} record(s) in it",
+                )
+                continue
+            lacking = [str(r) for r in records if r not in warc.records]
+            if lacking:
+                self.check(
+                    FAIL,
+                    "revisit",
+                    member,
+                    f"lacks record(s) {', '.join(lacking)} that capture {capture_id} refers to",
+                )
+        needed = {member for _, member, _ in self._needs()}
+        for warc in self.warcs:
+            if warc.capture_id is not None:
+                continue
+            if warc.member not in needed:
+                self.check(
+                    FAIL, "revisit", warc.member, "no capture of the bundle refers to this WARC"
+                )
+                continue
+            own = len(warc.revisits)
+            self.check(
+                OK,
+                "revisit",
+                warc.member,
+                "a WARC of a capture outside the export, holding records the captures refer to"
+                + (
+                    f"; its own {own} revisit record(s) belong to that capture and are not followed"
+                    if own
+                    else ""
+                ),
+            )
+
+    def _prints(self) -> None:
+        """A capture with no PDF because its page had not changed: the print manifest.json says
+        stands for it is in the bundle, of a capture whose rendered DOM has the same SHA-256."""
+        present = {w.member: w for w in self.warcs}
+        for capture in self.manifest.get("captures") or []:
+            said = capture.get("pdf_not_printed") if isinstance(capture, dict) else None
+            if not isinstance(said, dict) or not said.get("warc"):
+                continue
+            own = present.get(str(capture.get("warc")))
+            holder = present.get(str(said["warc"]))
+            if own is None or holder is None:
+                continue  # named already: missing WARC
+            if said.get("record_id") not in holder.records:
+                continue  # named already: the WARC lacks the record
+            if own.dom_sha256 and own.dom_sha256 == holder.dom_sha256:
+                self.check(
+                    OK,
+                    "print",
+                    own.member,
+                    f"no PDF printed: its rendered DOM is that of the capture in {holder.member}, "
+                    f"whose PDF print (record {said['record_id']}) stands for it",
+                )
+            else:
+                self.check(
+                    FAIL,
+                    "print",
+                    own.member,
+                    f"no PDF printed, but its rendered DOM is not that of the capture in "
+                    f"{holder.member}, whose print manifest.json says stands for it",
+                )
+
+    def _revisits(self, warc: _Warc) -> None:
+        """Every revisit record of a capture points to a record in the bundle whose payload has
+        the SHA-256 the revisit states."""
+        if not warc.revisits:
+            return
+        problems: list[str] = []
+        holders: set[str] = set()
+        for revisit in warc.revisits.values():
+            original = self.originals.get(revisit.refers_to)
+            if original is None:
+                where = self._expected_holder(warc, revisit.refers_to)
+                problems.append(
+                    f"revisit {revisit.record_id} ({revisit.target_uri}) points to record "
+                    f"{revisit.refers_to}, which "
+                    + (f"{where}, missing from the bundle, holds" if where else "no WARC holds")
+                )
+            elif original[1] != revisit.payload_sha256:
+                problems.append(
+                    f"revisit {revisit.record_id} states SHA-256 {revisit.payload_sha256}, but "
+                    f"record {revisit.refers_to} in {original[0].member} holds {original[1]}"
+                )
+            else:
+                holders.add(original[0].member)
+        if problems:
+            self.check(FAIL, "revisit", warc.member, "; ".join(problems))
+            return
+        self.check(
+            OK,
+            "revisit",
+            warc.member,
+            f"{len(warc.revisits)} revisit records, each pointing to a record with the same "
+            f"payload SHA-256 in {', '.join(sorted(holders))}",
+        )
+
+    def _expected_holder(self, warc: _Warc, record_id: str) -> str | None:
+        """The WARC manifest.json says holds ``record_id`` for this capture, if it says so."""
+        for capture_id, member, records in self._needs():
+            if capture_id == warc.capture_id and record_id in records:
+                return member
+        return None
+
     def _extracted(self, warc: _Warc) -> None:
         folder = posixpath.dirname(warc.member) + "/"
         record_ids = dict(warc.provenance.get("records") or {})
@@ -285,7 +445,33 @@ class _Verifier:
             actual = self._hash(member)
             if actual is None:
                 continue
-            if actual == warc.records.get(record_id):
+            revisit = warc.revisits.get(record_id)
+            if revisit is not None:
+                original = self.originals.get(revisit.refers_to)
+                if original is None:
+                    self.check(
+                        FAIL,
+                        "extract",
+                        member,
+                        f"its {kind} is a revisit of record {revisit.refers_to}, which is not in "
+                        f"the bundle",
+                    )
+                elif actual == original[1] == revisit.payload_sha256:
+                    self.check(
+                        OK,
+                        "extract",
+                        member,
+                        f"is record {revisit.refers_to} of {original[0].member}, which revisit "
+                        f"{record_id} of the WARC points to",
+                    )
+                else:
+                    self.check(
+                        FAIL,
+                        "extract",
+                        member,
+                        f"is not the {kind} that revisit {record_id} of {warc.member} points to",
+                    )
+            elif actual == warc.records.get(record_id):
                 self.check(OK, "extract", member, f"is record {record_id} of the WARC")
             else:
                 self.check(FAIL, "extract", member, f"is not the {kind} recorded in {warc.member}")
@@ -326,15 +512,25 @@ class _Verifier:
             problems.append("the export entry does not list exactly the entries before it")
         if self.sums and details.get("content_sha256") != bundle.content_digest(self.sums):
             problems.append("the export entry does not match the captures' files in SHA256SUMS")
-        ids = sorted(w.capture_id for w in self.warcs)
+        ids = sorted(w.capture_id for w in self.warcs if w.capture_id is not None)
         if sorted(details.get("captures") or []) != ids:
             problems.append(f"the export entry names captures {details.get('captures')}, not {ids}")
+        referenced = details.get("referenced") or {}
+        for warc in self.warcs:
+            if warc.capture_id is None and referenced.get(warc.member) != self.hashes.get(
+                warc.member
+            ):
+                problems.append(f"the export entry does not list {warc.member} with its SHA-256")
+        for member in sorted(set(referenced) - {w.member for w in self.warcs}):
+            problems.append(f"{member}, listed in the export entry, is missing")
         sealed = {
             e["capture_id"]: e["details"].get("warc_sha256")
             for e in entries
             if e["action"] == "capture"
         }
         for warc in self.warcs:
+            if warc.capture_id is None:
+                continue
             if warc.capture_id not in sealed:
                 problems.append(f"no capture entry for capture {warc.capture_id}")
             elif sealed[warc.capture_id] != self.hashes.get(warc.member):

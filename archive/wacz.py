@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,12 @@ DATAPACKAGE = "datapackage.json"
 DIGEST = "datapackage-digest.json"
 
 
+def _fields(line: str) -> dict[str, Any]:
+    """The JSON part of a CDXJ line (``<surt> <timestamp> {...}``)."""
+    fields = json.loads(line.split(" ", 2)[2])
+    return fields if isinstance(fields, dict) else {}
+
+
 class WaczWriter:
     """Add WARCs and pages, then ``close()``. ``created`` is given rather than read from the
     clock so that packaging the same captures twice gives the same bytes."""
@@ -38,11 +45,18 @@ class WaczWriter:
         self._index: list[str] = []
         self._pages: list[dict[str, Any]] = []
 
-    def add_warc(self, name: str, path: str, size: int) -> None:
-        """Index the WARC at ``path`` and store it as ``archive/<name>``."""
+    def add_warc(
+        self, name: str, path: str, size: int, only_offsets: Collection[int] | None = None
+    ) -> None:
+        """Index the WARC at ``path`` and store it as ``archive/<name>``; with ``only_offsets``,
+        index only the records that start there (the originals another WARC's revisits need)."""
         lines = io.StringIO()
         CDXJIndexer(lines, [path], post_append=True, fields="referrer", filename=name).process_all()
-        self._index += lines.getvalue().splitlines(keepends=True)
+        index = lines.getvalue().splitlines(keepends=True)
+        if only_offsets is not None:
+            keep = {str(offset) for offset in only_offsets}
+            index = [line for line in index if str(_fields(line).get("offset")) in keep]
+        self._index += index
         self._zip.add_file(f"archive/{name}", path, size, compress=False)
 
     def add_page(self, page_id: str, url: str, ts: datetime, title: str | None = None) -> None:
