@@ -140,6 +140,7 @@ async def _bare(urls: list[str]) -> dict[str, Any]:
     elapsed = max(e for _, e in spans) - min(s for s, _ in spans)
     return {
         "captures": len(spans),
+        "mean_capture_s": round(statistics.mean(e - s for s, e in spans), 2),
         "seconds": round(elapsed, 2),
         "per_minute": round(len(spans) / elapsed * 60, 1),
         "peak_rss_mb": round(rss.peak / 2**20),
@@ -188,8 +189,10 @@ def lastseen_crawl(
     first = min(_rfc(c["captured_at"]) for c in lines)
     last = max(_rfc(c["finished_at"]) for c in lines)
     elapsed = last - first
+    durations = [_rfc(c["finished_at"]) - _rfc(c["captured_at"]) for c in lines]
     return {
         "captures": len(lines),
+        "mean_capture_s": round(statistics.mean(durations), 2),
         "ok": len(ok),
         "seconds": round(elapsed, 2),
         "per_minute": round(len(lines) / elapsed * 60, 1),
@@ -303,7 +306,9 @@ def hashing(size_mb: int = 100) -> dict[str, Any]:
             outcome="ok",
             exchanges=[
                 Exchange(
-                    request=HttpRequest("GET", "http://bench.test/video.mp4", [("Host", "bench.test")]),
+                    request=HttpRequest(
+                        "GET", "http://bench.test/video.mp4", [("Host", "bench.test")]
+                    ),
                     response=HttpResponse(200, "OK", [("Content-Type", "video/mp4")], payload),
                 )
             ],
@@ -365,15 +370,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=int(os.environ.get("BENCH_PAGES", 100)))
     parser.add_argument("--soak", type=int, default=0, help="captures in the soak run (0: none)")
-    parser.add_argument("--skip", action="append", default=[], help="bare, local, s3, service, hashing")
+    parser.add_argument(
+        "--skip", action="append", default=[], help="bare, local, s3, service, hashing"
+    )
     args = parser.parse_args()
 
     site = AdSite(ads=args.pages).start()
     urls = [site.url(f"/ad/{n}") for n in range(1, args.pages + 1)]
     results: dict[str, Any] = {
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_before": os.getloadavg()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_before": os.getloadavg()[0],
+        },
         "pages": args.pages,
         "concurrency": CONCURRENCY,
     }
@@ -415,7 +425,9 @@ def main() -> int:
 
 def report(results: dict[str, Any]) -> None:
     bare_rate = results.get("bare", {}).get("per_minute")
-    table = Table("run", "captures", "captures/min", "vs bare", "peak RSS (MB)", "bytes/capture")
+    table = Table(
+        "run", "captures", "captures/min", "vs bare", "s/capture", "peak RSS (MB)", "bytes/capture"
+    )
     verdicts: dict[str, str] = {}
     for name in ("bare", "local", "s3"):
         run = results.get(name)
@@ -431,6 +443,7 @@ def report(results: dict[str, Any]) -> None:
             str(run["captures"]),
             str(run["per_minute"]),
             "" if name == "bare" else f"{ratio:.0%} ({verdicts[f'{name}_vs_bare']})",
+            str(run["mean_capture_s"]),
             str(run["peak_rss_mb"]),
             str(run.get("bytes_per_capture", "")),
         )
