@@ -170,8 +170,9 @@ class NetworkRecorder:
         }
         for event, handler in handlers.items():
             cdp.on(event, handler)
-        # Keep the browser from dropping bodies of big pages before we read them.
-        await cdp.send("Network.enable", {"maxTotalBufferSize": 200_000_000})
+        # Bodies are read through Fetch, never Network.getResponseBody: the browser need not keep
+        # a second copy of every body for this session.
+        await cdp.send("Network.enable", {"maxTotalBufferSize": 0, "maxResourceBufferSize": 0})
         # Every use of a resource goes to the network and is recorded, as it would be with the
         # cache of a first visit; a memory-cache hit would leave no exchange to record.
         await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})

@@ -43,6 +43,9 @@ COOKIES_ENABLED = False
 ROBOTSTXT_OBEY = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "WARNING"
+EXTENSIONS = {
+    "crawler.extensions.loglevel.LogLevel": 0,
+}
 
 ITEM_PIPELINES = {
     "crawler.pipelines.warc.WarcPipeline": 300,
