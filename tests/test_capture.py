@@ -204,8 +204,6 @@ def test_provenance_tells_the_story_of_the_capture(crawl):
     assert started < ended
     assert meta["software"].startswith("lastseen ")
     assert meta["failed_or_blocked"] == []
-    favicon = responses(records_of(crawl, "/redirect/1"), site.url("/favicon.ico"))
-    assert favicon[0].http_status == 404, "the browser's own favicon request is an exchange too"
 
 
 def test_what_failed_to_load_is_recorded(crawl):
