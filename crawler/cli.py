@@ -46,6 +46,13 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def timeout_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--timeout S`` (``LASTSEEN_TIMEOUT``): every command that captures takes it alike."""
+    return click.option(
+        "--timeout", type=float, default=None, envvar="LASTSEEN_TIMEOUT", metavar="S", help=help
+    )
+
+
 def archive_config(ctx: click.Context) -> ArchiveConfig:
     opts = ctx.find_root().params
     return ArchiveConfig.from_env(store=opts.get("store"), db=opts.get("db"))

@@ -25,7 +25,7 @@ import yaml
 
 from archive.watchlist import WatchSpec
 from crawler.exceptions import InputError
-from crawler.seeds import check_url, read_text
+from crawler.seeds import check_url, plain_urls, read_text
 
 KEYS = ("url", "every", "case", "follow", "depth", "tags", "obey_robots")
 MAX_DEPTH = 5
@@ -83,22 +83,7 @@ def read_watch_file(path: str | Path, case: str | None = None) -> list[WatchSpec
     if is_yaml(path, text):
         specs = parse_yaml(text, path)
         return [spec if spec.case or not case else replace(spec, case=case) for spec in specs]
-    specs = []
-    seen: set[str] = set()
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
-        if not line:
-            continue
-        try:
-            url = check_url(line)
-        except InputError as exc:
-            raise InputError(f"{path}, line {number}: {exc}") from None
-        if url not in seen:
-            seen.add(url)
-            specs.append(WatchSpec(url=url, case=case, line=number))
-    if not specs:
-        raise InputError(f"seed file has no URLs: {path}")
-    return specs
+    return [WatchSpec(url=url, case=case, line=number) for number, url in plain_urls(text, path)]
 
 
 class _Error(Exception):

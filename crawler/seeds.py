@@ -50,17 +50,10 @@ def read_text(path: str | Path) -> str:
         raise InputError(f"cannot read seed file {path}: {exc.strerror}") from None
 
 
-def read_seed_file(path: str | Path, case: str | None = None) -> list[Seed]:
-    """One URL per line; blank lines and ``#`` comments are ignored. Errors name the line.
-
-    A YAML seed file (``crawler.seedfile``) is read too: its seeds' own cases come first.
-    """
-    from crawler.seedfile import is_yaml, parse_yaml
-
-    text = read_text(path)
-    if is_yaml(path, text):
-        return [Seed(url=spec.url, case=spec.case or case) for spec in parse_yaml(text, path)]
-    seeds: list[Seed] = []
+def plain_urls(text: str, path: str | Path) -> list[tuple[int, str]]:
+    """(line number, URL) of a one-URL-a-line seed file, each URL once; blank lines and ``#``
+    comments are skipped. A bad line is an InputError naming it; so is a file with no URL."""
+    urls: list[tuple[int, str]] = []
     seen: set[str] = set()
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
@@ -72,7 +65,20 @@ def read_seed_file(path: str | Path, case: str | None = None) -> list[Seed]:
             raise InputError(f"{path}, line {number}: {exc}") from None
         if url not in seen:
             seen.add(url)
-            seeds.append(Seed(url=url, case=case))
-    if not seeds:
+            urls.append((number, url))
+    if not urls:
         raise InputError(f"seed file has no URLs: {path}")
-    return seeds
+    return urls
+
+
+def read_seed_file(path: str | Path, case: str | None = None) -> list[Seed]:
+    """One URL per line; blank lines and ``#`` comments are ignored. Errors name the line.
+
+    A YAML seed file (``crawler.seedfile``) is read too: its seeds' own cases come first.
+    """
+    from crawler.seedfile import is_yaml, parse_yaml
+
+    text = read_text(path)
+    if is_yaml(path, text):
+        return [Seed(url=spec.url, case=spec.case or case) for spec in parse_yaml(text, path)]
+    return [Seed(url=url, case=case) for _, url in plain_urls(text, path)]

@@ -29,6 +29,7 @@ from archive.keys import load_key
 from archive.report import render_pdf
 from archive.verify import load_certificates, verify_bundle
 from demo.site import AdSite
+from tests.bundles import members, rezip
 from tests.conftest import BIN, ROOT, run_cli
 from tests.tsa_fixtures import LocalTsa, tsa_server  # noqa: F401  (the `tsa` fixture)
 from tests.warcs import read_warc
@@ -111,18 +112,6 @@ def unzipped(bundle: Path, tsa: LocalTsa) -> Path:
         zf.extractall(folder)
     shutil.copy(tsa.ca_pem, folder / "tsa-ca.pem")
     return folder
-
-
-def members(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def rezip(contents: dict[str, bytes], target: Path) -> Path:
-    with zipfile.ZipFile(target, "w") as zf:
-        for name, data in contents.items():
-            zf.writestr(name, data)
-    return target
 
 
 def failing(path: Path, tsa: LocalTsa | None = None) -> list[str]:

@@ -28,6 +28,7 @@ from archive import Archive, ArchiveConfig, custody
 from archive.verify import load_certificates, verify_bundle
 from crawler.browser import find_browser, launch_args
 from demo.site import AdSite
+from tests.bundles import members, rezip
 from tests.conftest import BIN, ROOT, _pg_database, run_cli
 from tests.pywb import pywb_serving
 from tests.service_fixtures import ALICE, TIPLINE, start_service
@@ -123,18 +124,6 @@ def flat_report(unzipped: Path) -> str:
     text = subprocess.run(["pdftotext", "report.pdf", "-"], cwd=unzipped, capture_output=True,
                           text=True, check=True).stdout  # fmt: skip
     return "".join(text.split())
-
-
-def members(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def rezip(contents: dict[str, bytes], target: Path) -> Path:
-    with zipfile.ZipFile(target, "w") as zf:
-        for name, data in contents.items():
-            zf.writestr(name, data)
-    return target
 
 
 def readme_commands() -> list[str]:

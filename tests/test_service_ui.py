@@ -118,3 +118,13 @@ def test_a_bad_url_in_the_form_gets_a_clear_message_and_keeps_what_was_typed(pag
     page.click("button:text('Capture now')")
     expect(page.locator(".error")).to_contain_text("only http and https URLs can be captured")
     expect(page.locator("form.report input[name=case]")).to_have_value("UI-3")
+
+
+def test_the_api_docs_render_from_the_service_alone(page, svc: Service):
+    """Swagger UI comes from the service itself, so /docs works on a network without internet."""
+    hosts: set[str] = set()
+    page.on("request", lambda r: hosts.add(r.url.split("/")[2]))
+    page.goto(svc.url + "/docs")
+    expect(page.locator(".swagger-ui .title").first).to_contain_text("lastseen capture service")
+    expect(page.locator(".opblock-summary-path[data-path='/api/captures']").first).to_be_visible()
+    assert hosts == {svc.url.split("/")[2]}

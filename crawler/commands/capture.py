@@ -19,6 +19,7 @@ from crawler.cli import (
     err,
     friendly,
     print_json,
+    timeout_option,
 )
 from crawler.config import CaptureConfig
 from crawler.runner import crawl_settings, run_crawl
@@ -64,14 +65,7 @@ def _crawl(
     "--case", "case", envvar="LASTSEEN_CASE", metavar="ID", help="Case number to file it under."
 )
 @click.option("--note", metavar="TEXT", help="Why it was captured (kept in the catalog).")
-@click.option(
-    "--timeout",
-    type=float,
-    default=None,
-    envvar="LASTSEEN_TIMEOUT",
-    metavar="S",
-    help="Give up waiting on the page after S seconds (default 30); what arrived is kept.",
-)
+@timeout_option("Give up waiting on the page after S seconds (default 30); what arrived is kept.")
 @click.option("--json", "as_json", is_flag=True, help="Print the capture as one JSON object.")
 @click.pass_context
 @friendly
@@ -104,14 +98,7 @@ def capture(
 @click.option(
     "--case", "case", envvar="LASTSEEN_CASE", metavar="ID", help="Case number for every seed."
 )
-@click.option(
-    "--timeout",
-    type=float,
-    default=None,
-    envvar="LASTSEEN_TIMEOUT",
-    metavar="S",
-    help="Per-page time limit in seconds (default 30).",
-)
+@timeout_option("Per-page time limit in seconds (default 30).")
 @click.option(
     "--json",
     "as_json",

@@ -17,7 +17,7 @@ import click
 
 from archive import Archive
 from crawler.browser import find_browser
-from crawler.cli import UserError, archive_config, err, friendly
+from crawler.cli import UserError, archive_config, err, friendly, timeout_option
 from crawler.config import CaptureConfig
 from crawler.service.config import ServiceConfig, guard_from_env, guard_settings
 from crawler.service.worker import run_worker, worker_settings
@@ -145,14 +145,7 @@ def _bind(host: str, port: int) -> socket.socket:
     envvar="LASTSEEN_WORKERS",
     help="Capture worker processes to start (0: API only, workers run elsewhere).",
 )
-@click.option(
-    "--timeout",
-    type=float,
-    default=None,
-    envvar="LASTSEEN_TIMEOUT",
-    metavar="S",
-    help="Per-capture time limit in seconds (default 30).",
-)
+@timeout_option("Per-capture time limit in seconds (default 30).")
 @click.pass_context
 @friendly
 def serve(ctx: click.Context, host: str, port: int, workers: int, timeout: float | None) -> None:
@@ -200,14 +193,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, timeout: float
 
 
 @click.command()
-@click.option(
-    "--timeout",
-    type=float,
-    default=None,
-    envvar="LASTSEEN_TIMEOUT",
-    metavar="S",
-    help="Per-capture time limit in seconds (default 30).",
-)
+@timeout_option("Per-capture time limit in seconds (default 30).")
 @click.option(
     "--poll-interval",
     type=click.FloatRange(0.05, 60),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import fastapi_offline
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import (
@@ -38,6 +39,8 @@ from crawler.service.auth import COOKIE, Tokens, bearer
 from crawler.service.config import ServiceConfig
 
 HERE = Path(__file__).parent
+# Swagger UI and its stylesheet as fastapi-offline packages them (no CDN).
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
 bearer_scheme = HTTPBearer(auto_error=False, description="A token of LASTSEEN_API_TOKEN")
 MAX_URL = 2048
 MAX_CASE = 200
@@ -178,6 +181,8 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
         openapi_url=None,
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    # Swagger UI from the installed package, not a CDN: the service often runs on a closed network.
+    app.mount("/docs-ui", StaticFiles(directory=str(SWAGGER_UI)), name="docs-ui")
 
     # -- who is asking -------------------------------------------------------------------
 
@@ -283,7 +288,13 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     def docs(user: ApiUser) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="lastseen API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="lastseen API",
+            swagger_js_url="/docs-ui/swagger-ui-bundle.js",
+            swagger_css_url="/docs-ui/swagger-ui.css",
+            swagger_favicon_url="/docs-ui/favicon.png",
+        )
 
     # -- health ------------------------------------------------------------------------------
 
