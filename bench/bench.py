@@ -390,6 +390,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="lastseen-bench-") as tmp:
         work = Path(tmp)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("LASTSEEN_")}
+        # Every page is on one host: allow as many of its pages at once as bare runs.
+        base_env["LASTSEEN_PER_HOST"] = str(CONCURRENCY)
         if "bare" not in args.skip:
             console.print(f"bare Playwright, {args.pages} pages ...")
             results["bare"] = bare(urls)

@@ -26,6 +26,7 @@ from archive.capture import (
 from archive.digest import sha256_hex
 from archive.times import rfc3339_or_none
 from crawler.config import CaptureConfig
+from crawler.middlewares.perhost import release as release_host
 from crawler.recorder import META_KEY, REFUSED, NetworkRecorder
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,12 @@ class PageCapturer:
 
     async def capture(self, response: Any) -> Capture:
         """Callback side: the page committed its navigation; record it fully."""
+        try:
+            return await self._capture(response)
+        finally:
+            release_host(response.meta)  # the page is closed: the site may see the next one
+
+    async def _capture(self, response: Any) -> Capture:
         meta = response.meta
         page = meta["playwright_page"]
         recorder: NetworkRecorder | None = meta.get(META_KEY)
@@ -190,6 +197,12 @@ class PageCapturer:
 
     async def capture_failure(self, failure: Any) -> Capture:
         """Errback side: the navigation failed; the failed attempt is evidence too."""
+        try:
+            return await self._capture_failure(failure)
+        finally:
+            release_host(failure.request.meta)
+
+    async def _capture_failure(self, failure: Any) -> Capture:
         request = failure.request
         meta = request.meta
         page = meta.get("playwright_page")

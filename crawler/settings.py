@@ -26,7 +26,9 @@ PLAYWRIGHT_LAUNCH_OPTIONS = launch_options()
 PLAYWRIGHT_PROCESS_REQUEST_HEADERS = None
 CONCURRENT_REQUESTS = 4
 # Politeness per site: Scrapy's own settings, set by `lastseen crawl --per-host / --delay /
-# --autothrottle` (LASTSEEN_PER_HOST, LASTSEEN_DELAY, LASTSEEN_AUTOTHROTTLE).
+# --autothrottle` (LASTSEEN_PER_HOST, LASTSEEN_DELAY, LASTSEEN_AUTOTHROTTLE). Pages of one site
+# captured at a time, counted until the page is closed (crawler.middlewares.perhost), not only
+# while the navigation downloads as Scrapy alone would.
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.0
 AUTOTHROTTLE_ENABLED = False
@@ -54,6 +56,8 @@ ITEM_PIPELINES = {
 # Refuses private-network addresses (SSRF); the capture service switches it on.
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.urlguard.UrlGuardMiddleware": 50,
+    # After the guard: a refused URL never waits for a place.
+    "crawler.middlewares.perhost.PerHostLimit": 60,
 }
 URLGUARD_ENABLED = False
 URLGUARD_ALLOW_PRIVATE = False

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -413,3 +414,37 @@ def test_robots_txt_is_recorded_and_obeyed_only_when_the_seed_says_so(store, tmp
     assert stored.type == "resource" and stored.payload == text
     assert site.requests.count("/robots.txt") == 1, "robots.txt is fetched once per site and run"
     assert "not captured, robots.txt disallows it" in (store / "logs" / "crawl.log").read_text()
+
+
+def test_per_host_limits_the_pages_of_one_site_being_captured_until_each_page_is_closed(
+    store, tmp_path, site: AdSite
+):
+    """--per-host 1: never two pages of a site at once, though the browser starts on a page as
+    soon as its navigation commits; another site is captured meanwhile."""
+    other = site.url("/").replace("127.0.0.1", "localhost")  # the same server, another host
+    urls = [site.url(f"/ad/{n}?polite") for n in (1, 2, 3)]
+    urls += [f"{other}ad/{n}?polite" for n in (1, 2, 3)]
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(urls) + "\n")
+    proc = run_cli("crawl", str(seeds), "--per-host", "1", "--json", store=store)
+    assert proc.returncode == 0, proc.stderr
+    captures = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert sorted(c["url"] for c in captures) == sorted(urls)
+    assert all(c["outcome"] == "ok" for c in captures)
+
+    def spans(host: str) -> list[tuple[datetime, datetime]]:
+        at = datetime.fromisoformat
+        return sorted(
+            (at(c["captured_at"]), at(c["finished_at"])) for c in captures if host in c["url"]
+        )
+
+    for host in ("127.0.0.1", "localhost"):
+        times = spans(host)
+        for (_, end), (start, _) in zip(times, times[1:], strict=False):
+            assert start > end, f"two pages of {host} were captured at once: {times}"
+    # Per site, not one page at a time overall: the two sites' captures overlap.
+    assert any(
+        a_start < b_end and b_start < a_end
+        for a_start, a_end in spans("127.0.0.1")
+        for b_start, b_end in spans("localhost")
+    )
