@@ -141,6 +141,7 @@ async def _bare(urls: list[str]) -> dict[str, Any]:
     return {
         "captures": len(spans),
         "mean_capture_s": round(statistics.mean(e - s for s, e in spans), 2),
+        "in_flight": round(sum(e - s for s, e in spans) / elapsed, 2),
         "seconds": round(elapsed, 2),
         "per_minute": round(len(spans) / elapsed * 60, 1),
         "peak_rss_mb": round(rss.peak / 2**20),
@@ -193,6 +194,8 @@ def lastseen_crawl(
     return {
         "captures": len(lines),
         "mean_capture_s": round(statistics.mean(durations), 2),
+        # Pages being captured at once on average: CONCURRENCY but for the gaps between captures.
+        "in_flight": round(sum(durations) / elapsed, 2),
         "ok": len(ok),
         "seconds": round(elapsed, 2),
         "per_minute": round(len(lines) / elapsed * 60, 1),
@@ -428,7 +431,14 @@ def main() -> int:
 def report(results: dict[str, Any]) -> None:
     bare_rate = results.get("bare", {}).get("per_minute")
     table = Table(
-        "run", "captures", "captures/min", "vs bare", "s/capture", "peak RSS (MB)", "bytes/capture"
+        "run",
+        "captures",
+        "captures/min",
+        "vs bare",
+        "s/capture",
+        "in flight",
+        "peak RSS (MB)",
+        "bytes/capture",
     )
     verdicts: dict[str, str] = {}
     for name in ("bare", "local", "s3"):
@@ -446,6 +456,7 @@ def report(results: dict[str, Any]) -> None:
             str(run["per_minute"]),
             "" if name == "bare" else f"{ratio:.0%} ({verdicts[f'{name}_vs_bare']})",
             str(run["mean_capture_s"]),
+            str(run["in_flight"]),
             str(run["peak_rss_mb"]),
             str(run.get("bytes_per_capture", "")),
         )
