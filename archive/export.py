@@ -195,6 +195,9 @@ class _Export:
         self.export_entry: custody.Entry | None = None
         self.selected = {row.id: row for row in rows}
         self.referenced: dict[str, _Referenced] = {}  # by store name
+        # Checked copies of the WARCs that hold originals of revisits, by store name: many
+        # captures of a scheduled run point into the same few files, fetched once per export.
+        self.originals: dict[str, Path] = {}
         # Payload SHA-256 of every full record of every WARC in the bundle, by record id: what
         # each revisit must resolve to.
         self.digests: dict[str, str] = {}
@@ -316,8 +319,10 @@ class _Export:
         folder = bundle.capture_dir(row.id)
         warc_name = os.path.basename(row.warc_name)
         capture = _Capture(row, folder + warc_name)
-        staged = work / f"{row.id}.warc.gz"
-        self._fetch(row, staged, done, total)
+        staged = self.originals.get(row.warc_name)  # fetched already for an earlier capture
+        if staged is None:
+            staged = work / f"{row.id}.warc.gz"
+            self._fetch(row, staged, done, total)
         scan = self._extract(row, staged, work / folder)
         self.digests.update(scan.digests)
         capture.revisits = scan.revisits
@@ -327,19 +332,16 @@ class _Export:
         for revisit in scan.revisits:
             origin = origins[revisit.refers_to]
             capture.depends.setdefault(self._member(origin), set()).add(origin.record_id)
-        originals: dict[str, Path] = {row.warc_name: staged}  # WARCs read here, by store name
         for kind, revisit in scan.revisit_kinds.items():
             origin = origins[revisit.refers_to]
-            if origin.warc_name not in originals:
-                owner = self._owner(origin)
-                originals[origin.warc_name] = work / f"original-{owner.id}.warc.gz"
-                self._fetch(owner, originals[origin.warc_name], done, total)
-            scan.files[kind] = self._copy_original(
-                row, kind, revisit, origin, originals[origin.warc_name], work / folder
+            holder = (
+                staged
+                if origin.warc_name == row.warc_name
+                else self._original(self._owner(origin), work, done, total)
             )
-        for path in originals.values():
-            if path != staged:
-                path.unlink()
+            scan.files[kind] = self._copy_original(
+                row, kind, revisit, origin, holder, work / folder
+            )
         capture.identical = self._identical(row, scan, origins)
         capture.pdf_print_of = self._print_of(capture)
         extracted = scan.files
@@ -355,7 +357,8 @@ class _Export:
         main = row.records.get("main")
         if main:
             wacz.add_page(str(row.id), main["target"], row.captured_at, capture.title)
-        staged.unlink()
+        if row.warc_name not in self.originals:
+            staged.unlink()
         for kind, path in extracted.items():
             if kind != "screenshot":  # the PDF report shows it; the work folder goes at the end
                 path.unlink()
@@ -516,13 +519,11 @@ class _Export:
     ) -> None:
         """A WARC the exported captures refer to, byte for byte, checked like theirs. The WACZ
         indexes only the records they refer to: the rest of that capture is not this case's."""
-        staged = work / f"referenced-{ref.row.id}.warc.gz"
-        self._fetch(ref.row, staged, done, total)
+        staged = self._original(ref.row, work, done, total)
         scan = self._extract(ref.row, staged, None)
         self.digests.update(scan.digests)
         zipped.add_file(ref.member, str(staged), ref.row.warc_size)
         wacz.add_warc(os.path.basename(ref.member), str(staged), ref.row.warc_size, ref.offsets)
-        staged.unlink()
 
     def _check_revisits_resolve(self) -> None:
         """Every revisit of an exported capture points to a record in the bundle that holds a
@@ -535,6 +536,16 @@ class _Export:
                         f"record {revisit.refers_to}, which no WARC of the bundle holds with "
                         f"SHA-256 {revisit.payload_sha256}: nothing was exported"
                     )
+
+    def _original(self, row: CaptureRow, work: Path, done: int, total: int) -> Path:
+        """The checked copy of a WARC holding originals, fetched the first time it is needed and
+        kept in the work folder (removed with it) for every later capture that points into it."""
+        path = self.originals.get(row.warc_name)
+        if path is None:
+            path = work / f"original-{row.id}.warc.gz"
+            self._fetch(row, path, done, total)
+            self.originals[row.warc_name] = path
+        return path
 
     def _fetch(self, row: CaptureRow, target: Path, done: int, total: int) -> None:
         """Copy the stored WARC here, checking it is the file the catalog sealed."""
