@@ -359,6 +359,12 @@ class S3Store:
         if not info.checksum or not info.version_id:
             raise StoreError(f"the server gives no checksum or version for {self.location(key)}")
         parts = re.fullmatch(r".*-(\d+)", info.checksum)
+        if not parts and info.checksum != b64_sha256(sha256):
+            # The metadata is anyone's to write; the checksum is the server's own.
+            raise StoreError(
+                f"{self.location(key)} already holds an object whose checksum is not the SHA-256 "
+                "sealed here: refusing to write over it"
+            )
         return StoredVersion(
             key=key,
             version_id=info.version_id,

@@ -95,6 +95,26 @@ def test_lastseen_never_writes_a_second_version_over_its_own_key(seaweed, aws_en
     assert [v.version_id for v in store.versions("a.warc.gz")] == [first.version_id]
 
 
+def test_an_object_that_only_claims_our_sha256_in_its_metadata_is_not_adopted(
+    seaweed, aws_env, tmp_path
+):
+    """Anyone with write access can put ``sha256`` metadata on an object; the server's own
+    checksum decides whether the object under our key is the file we sealed."""
+    bucket = seaweed.new_bucket()
+    store = S3Store(bucket)
+    path, sha = sealed_file(tmp_path, 5000)
+    seaweed.client().put_object(
+        Bucket=bucket,
+        Key="a.warc.gz",
+        Body=b"x" * 5000,
+        Metadata={"sha256": sha},
+        ChecksumAlgorithm="SHA256",
+    )
+    with pytest.raises(StoreError, match="checksum is not the SHA-256 sealed here"):
+        store.put(path, "a.warc.gz", sha256=sha, size=5000, policy=POLICY)
+    assert len(store.versions("a.warc.gz")) == 1
+
+
 def test_a_corrupted_upload_is_rejected_by_the_server(seaweed, aws_env, tmp_path):
     bucket = seaweed.new_bucket()
     store = S3Store(bucket)
