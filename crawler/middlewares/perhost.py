@@ -20,23 +20,11 @@ from scrapy.exceptions import NotConfigured
 RELEASE_KEY = "capture_host_slot"
 
 
-class HostSlot:
-    """One held place of a host's semaphore; releasing it twice is harmless."""
-
-    def __init__(self, semaphore: asyncio.Semaphore) -> None:
-        self._semaphore: asyncio.Semaphore | None = semaphore
-
-    def release(self) -> None:
-        if self._semaphore is not None:
-            self._semaphore.release()
-            self._semaphore = None
-
-
 def release(meta: dict[str, Any]) -> None:
-    """Give the request's host slot back (the capture of its page is over)."""
-    slot = meta.pop(RELEASE_KEY, None)
-    if slot is not None:
-        slot.release()
+    """Give the request's host slot back (the capture of its page is over); at most once."""
+    semaphore = meta.pop(RELEASE_KEY, None)
+    if semaphore is not None:
+        semaphore.release()
 
 
 class PerHostLimit:
@@ -59,5 +47,5 @@ class PerHostLimit:
             host = host[4:]
         semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self.limit))
         await semaphore.acquire()
-        request.meta[RELEASE_KEY] = HostSlot(semaphore)
+        request.meta[RELEASE_KEY] = semaphore
         return None
