@@ -15,10 +15,10 @@ from archive.capture import (
     HttpResponse,
     Resource,
 )
-from archive.catalog import CaptureRow, Catalog
-from archive.evidence import Archive, ArchiveConfig
+from archive.catalog.db import CaptureRow, Catalog
 from archive.exceptions import ArchiveError, CatalogError, CustodyError, StoreError
-from archive.store import LocalStore, SealedFile, open_store
+from archive.seal.archive import Archive, ArchiveConfig
+from archive.store.local import LocalStore, SealedFile, open_store
 
 try:
     __version__ = version("lastseen")

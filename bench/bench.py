@@ -43,8 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crawler.browser import find_browser, launch_args  # noqa: E402
-from crawler.capture import SCROLL_JS  # noqa: E402
-from crawler.config import CaptureConfig  # noqa: E402
+from crawler.page.capturer import SCROLL_JS  # noqa: E402
+from crawler.page.config import CaptureConfig  # noqa: E402
 from demo.site import AdSite  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -289,7 +289,7 @@ def service(site: AdSite, rounds: int, base_env: dict[str, str], workdir: Path) 
 def hashing(size_mb: int = 100) -> dict[str, Any]:
     from archive.capture import Capture, Exchange, HttpRequest, HttpResponse
     from archive.digest import HashingWriter
-    from archive.warc import CaptureWriter
+    from archive.warc.writer import CaptureWriter
 
     payload = os.urandom(size_mb * 2**20)
     with tempfile.TemporaryDirectory() as tmp:

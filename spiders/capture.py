@@ -8,11 +8,11 @@ from typing import Any
 
 import scrapy
 
-from crawler.capture import PageCapturer
-from crawler.config import CaptureConfig
-from crawler.environment import environment_record
-from crawler.recorder import attach_recorder
-from crawler.seeds import Seed
+from crawler.page.capturer import PageCapturer
+from crawler.page.config import CaptureConfig
+from crawler.page.environment import environment_record
+from crawler.page.recorder import attach_recorder
+from crawler.plan.seeds import Seed
 
 _contexts = itertools.count(1)
 # By import path, so that requests stay serialisable (disk or Redis queues).

@@ -21,11 +21,12 @@ from typing import Any
 import scrapy
 from scrapy import signals
 
-from archive import Archive, ArchiveConfig, reports
-from crawler.capture import PageCapturer
-from crawler.config import CaptureConfig
-from crawler.environment import environment_record
-from crawler.seeds import Seed
+from archive import Archive, ArchiveConfig
+from archive.catalog import requests as reports
+from crawler.page.capturer import PageCapturer
+from crawler.page.config import CaptureConfig
+from crawler.page.environment import environment_record
+from crawler.plan.seeds import Seed
 from spiders.capture import capture_request
 
 logger = logging.getLogger(__name__)

@@ -13,13 +13,13 @@ from typing import Any
 
 import scrapy
 
-from crawler.capture import PageCapturer
-from crawler.config import CaptureConfig
-from crawler.environment import environment_record
-from crawler.follow import matching_links
-from crawler.robots import RobotsPolicy
-from crawler.schedule import Schedule
-from crawler.seeds import Seed
+from crawler.page.capturer import PageCapturer
+from crawler.page.config import CaptureConfig
+from crawler.page.environment import environment_record
+from crawler.plan.follow import matching_links
+from crawler.plan.robots import RobotsPolicy
+from crawler.plan.schedule import Schedule
+from crawler.plan.seeds import Seed
 from spiders.capture import capture_request
 
 WATCH_META = "watch_job"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import update
 
-from archive import custody
-from archive.catalog import Catalog, CustodyRow
+from archive.catalog import custody
+from archive.catalog.db import Catalog, CustodyRow
 
 
 def open_catalog(store, db_url) -> Catalog:

@@ -8,9 +8,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from archive import Archive, ArchiveConfig, reports
-from archive.custody import entries, verify_chain
-from archive.reports import ReportRow
+from archive import Archive, ArchiveConfig
+from archive.catalog import requests as reports
+from archive.catalog.custody import entries, verify_chain
+from archive.catalog.requests import ReportRow
 
 
 def open_archive(store: Path, db: str | None) -> Archive:

@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 
 from archive import Archive, ArchiveConfig
 from archive.capture import Capture, Exchange, HttpRequest, HttpResponse, Resource
-from archive.payloads import PayloadRow
-from archive.timeline import ObservationRow, classify
-from archive.warc import REVISIT_PROFILE
+from archive.catalog.payloads import PayloadRow
+from archive.catalog.timeline import ObservationRow, classify
+from archive.warc.writer import REVISIT_PROFILE
 from tests.conftest import BIN, ROOT
 from tests.warcs import read_warc
 

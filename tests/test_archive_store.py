@@ -7,7 +7,7 @@ import os
 import pytest
 
 from archive.exceptions import StoreError
-from archive.store import LocalStore, open_store
+from archive.store.local import LocalStore, open_store
 
 
 def test_a_sealed_file_is_read_only_and_hashed(tmp_path):

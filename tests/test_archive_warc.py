@@ -17,8 +17,8 @@ from archive.capture import (
     Resource,
 )
 from archive.digest import HashingWriter
-from archive.reader import read_payload
-from archive.warc import CaptureWriter
+from archive.warc.reader import read_payload
+from archive.warc.writer import CaptureWriter
 from tests.warcs import read_warc
 
 WHEN = datetime(2026, 11, 29, 5, 32, 36, 123456, tzinfo=UTC)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from scrapy.settings import Settings
 
-from crawler.config import CaptureConfig
 from crawler.exceptions import InputError
-from crawler.runner import crawl_settings
-from crawler.seeds import check_url, read_seed_file
+from crawler.page.config import CaptureConfig
+from crawler.plan.seeds import check_url, read_seed_file
+from crawler.run import crawl_settings
 
 
 def test_defaults_come_from_the_project_settings():

@@ -23,11 +23,12 @@ from typing import Any
 
 import pytest
 
-from archive import Archive, ArchiveConfig, custody
-from archive.export import export_case
-from archive.keys import load_key
-from archive.report import render_pdf
-from archive.verify import load_certificates, verify_bundle
+from archive import Archive, ArchiveConfig
+from archive.bundle.export import export_case
+from archive.bundle.keys import load_key
+from archive.bundle.report import render_pdf
+from archive.bundle.verify import load_certificates, verify_bundle
+from archive.catalog import custody
 from demo.site import AdSite
 from tests.bundles import members, rezip
 from tests.conftest import BIN, ROOT, run_cli
@@ -550,7 +551,7 @@ def test_a_timestamp_earlier_than_a_capture_fails_verify(tsa, tmp_path):
     from datetime import UTC, datetime, timedelta
 
     from archive import Capture, Exchange, HttpRequest, HttpResponse, Resource
-    from archive.keys import init_key
+    from archive.bundle.keys import init_key
     from demo.site import png
 
     url = "http://ads.example/ad/9"

@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import sync_playwright
 
-from archive import Archive, ArchiveConfig, custody
-from archive.verify import load_certificates, verify_bundle
+from archive import Archive, ArchiveConfig
+from archive.bundle.verify import load_certificates, verify_bundle
+from archive.catalog import custody
 from crawler.browser import find_browser, launch_args
 from demo.site import AdSite
 from tests.bundles import members, rezip

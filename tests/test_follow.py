@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.follow import matching_links
+from crawler.plan.follow import matching_links
 
 SEED = "https://ads.example/transport/"
 LINKS = [

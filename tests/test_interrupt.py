@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.custody import verify_chain
+from archive.catalog.custody import verify_chain
 from tests.conftest import LASTSEEN, cli_env, run_cli
 from tests.warcs import read_warc
 
@@ -65,7 +65,7 @@ def test_a_graceful_stop_keeps_every_sealed_warc_valid_and_catalogued(site, stor
     assert {Path(c["warc"]) for c in listed} == set(warcs), "every sealed WARC is in the catalog"
     assert len(listed) < 12, "the crawl really was stopped before the end"
     from archive import Archive, ArchiveConfig
-    from archive.custody import entries
+    from archive.catalog.custody import entries
 
     archive = Archive.open(ArchiveConfig.from_env(store=str(store)))
     assert verify_chain(entries(archive.catalog)) == []

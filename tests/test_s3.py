@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from archive.exceptions import ChecksumRejected, ConfigError, StoreError
-from archive.s3 import LockPolicy, S3Store, b64_sha256, composite_checksum
+from archive.store.s3 import LockPolicy, S3Store, b64_sha256, composite_checksum
 
 POLICY = LockPolicy(mode="COMPLIANCE", days=1)
 

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from archive.catalog import Catalog
-from archive.payloads import PayloadRow
-from archive.runlock import RunLock
+from archive.catalog.db import Catalog
+from archive.catalog.payloads import PayloadRow
+from archive.catalog.runlock import RunLock
 from demo.site import AdSite
 from tests.conftest import BIN, LASTSEEN, _pg_database, cli_env, run_cli
 from tests.warcs import read_warc

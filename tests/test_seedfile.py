@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from crawler.exceptions import InputError
-from crawler.seedfile import format_every, parse_every, parse_yaml, read_watch_file
-from crawler.seeds import read_seed_file
+from crawler.plan.seedfile import format_every, parse_every, parse_yaml, read_watch_file
+from crawler.plan.seeds import read_seed_file
 
 GOOD = """\
 # watched for case BXL-2026-0412

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from archive.custody import verify_chain
+from archive.catalog.custody import verify_chain
 from demo.site import AdSite
 from tests.conftest import run_cli
 from tests.service_fixtures import ALICE, TIPLINE, Service, secret, start_service
@@ -127,7 +127,7 @@ def test_a_reported_url_is_stored_with_the_fields_of_lastseen_capture(
         assert service.stop() == 0
     # The whole log (the accepted request included, before there was a capture) is intact.
     from archive import Archive, ArchiveConfig
-    from archive.custody import entries
+    from archive.catalog.custody import entries
 
     archive = Archive.open(ArchiveConfig(store=str(store), db=db_url, operator="x"))
     chain = entries(archive.catalog)

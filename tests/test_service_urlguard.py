@@ -82,7 +82,7 @@ def test_a_refusal_is_in_the_custody_log(guarded: Service):
     reply = guarded.post("/api/captures", {"url": "http://10.9.8.7/", "case": "SSRF-LOG"})
     refused = reply.json()["id"]
     from archive import Archive, ArchiveConfig
-    from archive.custody import entries
+    from archive.catalog.custody import entries
 
     archive = Archive.open(ArchiveConfig(store=str(guarded.store), operator="x"))
     log = [e for e in entries(archive.catalog) if e.details.get("report") == refused]

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import update
 
 from archive import Archive, ArchiveConfig
-from archive.custody import entries, verify_chain
-from archive.objects import SPOOLED, STORED, StoredObject
-from archive.s3 import b64_sha256
-from archive.storeverify import verify_objects
+from archive.catalog.custody import entries, verify_chain
+from archive.store.check import verify_objects
+from archive.store.objects import SPOOLED, STORED, StoredObject
+from archive.store.s3 import b64_sha256
 from demo.site import png
 from tests.s3_fixtures import sample_capture
 

@@ -5,7 +5,7 @@ a browser capture the download ends when the navigation commits: loading, waitin
 to go quiet, scrolling (which loads lazy images) and printing happen afterwards, in the spider's
 callback, and would not count. A site that asked us to be gentle (`--per-host 1`) would still see
 several pages of ours at once. This middleware holds a per-host slot from before the request goes
-to the browser until the capturer has closed the page (``release`` in ``crawler.capture``), on
+to the browser until the capturer has closed the page (``release`` in ``crawler.page.capturer``), on
 success and on failure alike. It reads the same setting, so ``--per-host`` means what it says.
 """
 

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler.exceptions import InputError
-from crawler.recorder import GUARD_META_KEY, REFUSED
+from crawler.page.recorder import GUARD_META_KEY, REFUSED
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

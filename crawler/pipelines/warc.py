@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from archive import Archive, ArchiveConfig, Capture
-from archive.catalog import capture_summary
+from archive.catalog.db import capture_summary
 
 # At most this many earlier uploads are retried when a crawl ends (store sync does the rest).
 PUSH_AT_CLOSE = 100

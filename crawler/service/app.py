@@ -30,11 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from archive import Archive, custody, reports
-from archive.catalog import CaptureRow, capture_summary
-from archive.reports import ReportRow, report_summary
+from archive import Archive
+from archive.catalog import custody
+from archive.catalog import requests as reports
+from archive.catalog.db import CaptureRow, capture_summary
+from archive.catalog.requests import ReportRow, report_summary
 from crawler.exceptions import InputError
-from crawler.seeds import check_url
+from crawler.plan.seeds import check_url
 from crawler.service.auth import COOKIE, Tokens, bearer
 from crawler.service.config import ServiceConfig
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
-from crawler.runner import crawl_settings
+from crawler.run import crawl_settings
 from spiders.queue import QueueSpider
 
 

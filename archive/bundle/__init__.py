@@ -1,0 +1,1 @@
+"""The bundle for a court file: export, its layout and report, signing, timestamps, verify."""

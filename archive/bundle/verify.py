@@ -1,0 +1,706 @@
+"""Check an evidence bundle offline: one line per check, naming the file that fails.
+
+Checks, in order: every hash in SHA256SUMS (and that nothing unlisted was added), the operator's
+signature, every WARC record digest (as ``warcio check`` does), that every revisit record of a
+capture points to a record in the bundle with the payload digest it states and that every WARC a
+capture depends on is there (and that a PDF print standing for an unprinted one is of the same
+rendered DOM), that each file taken out of a WARC is the record it claims to be (of a revisit: the
+record it points to), the custody entries, the WACZ, and the timestamp tokens
+(intact, over SHA256SUMS, later than every capture, and, given the TSA's CA, from that TSA).
+Nothing is fetched and no catalog is needed: this runs on a machine that has only the bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import posixpath
+import re
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.bundle import layout
+from archive.bundle.keys import fingerprint, load_public_pem, signature_valid
+from archive.bundle.tsa import integrity_problems, read_token, trust_problems
+from archive.catalog.custody import entry_hash
+from archive.times import rfc3339
+from archive.warc.revisits import Revisit
+
+OK, FAIL, WARN = "OK", "FAIL", "WARN"
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
+_WARC = re.compile(r"^captures/(\d+|referenced)/[^/]+\.warc(\.gz)?$")
+
+
+@dataclass(frozen=True)
+class Check:
+    status: str
+    what: str
+    subject: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status:<4}  {self.what:<10} {self.subject}: {self.detail}"
+
+
+@dataclass
+class Verification:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.status != FAIL for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.status == FAIL]
+
+
+def load_certificates(path: Path) -> list[x509.Certificate]:
+    data = path.read_bytes()
+    if b"-----BEGIN" in data:
+        return x509.load_pem_x509_certificates(data)
+    return [x509.load_der_x509_certificate(data)]
+
+
+def verify_bundle(
+    path: Path,
+    tsa_roots: list[x509.Certificate] | None = None,
+    on_check: Callable[[Check], None] | None = None,
+) -> Verification:
+    return _Verifier(path, tsa_roots, on_check or (lambda check: None)).run()
+
+
+@dataclass
+class _Warc:
+    member: str
+    capture_id: int | None  # None: a referenced WARC, of a capture outside the export
+    records: dict[str, str] = field(default_factory=dict)  # record id -> payload sha256
+    # The SHA-256 of the rendered DOM as its record states it (a revisit states the original's)
+    dom_sha256: str | None = None
+    revisits: dict[str, Revisit] = field(default_factory=dict)  # record id -> revisit
+    provenance_id: str | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    latest: datetime | None = None
+
+
+class _Verifier:
+    def __init__(
+        self,
+        path: Path,
+        roots: list[x509.Certificate] | None,
+        on_check: Callable[[Check], None],
+    ) -> None:
+        self.path = path
+        self.roots = roots
+        self.on_check = on_check
+        self.result = Verification()
+        self.hashes: dict[str, str] = {}  # member -> sha256 as read
+        self.sums: dict[str, str] = {}
+        self.sums_bytes = b""
+        self.warcs: list[_Warc] = []
+        self.manifest: dict[str, Any] = {}
+        self.originals: dict[str, tuple[_Warc, str]] = {}  # record id -> (its WARC, sha256)
+
+    def check(self, status: str, what: str, subject: str, detail: str) -> None:
+        item = Check(status, what, subject, detail)
+        self.result.checks.append(item)
+        self.on_check(item)
+
+    def run(self) -> Verification:
+        try:
+            zf = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            self.check(FAIL, "bundle", str(self.path), f"not a readable ZIP file ({exc})")
+            return self.result
+        with zf:
+            self.zip = zf
+            self.names = [n for n in zf.namelist() if not n.endswith("/")]
+            if len(set(self.names)) != len(self.names):
+                self.check(FAIL, "bundle", str(self.path), "a file name appears twice")
+            self._sums()
+            self._signature()
+            self._manifest()
+            self._warcs()
+            self._custody()
+            self._wacz()
+            self._timestamps()
+        return self.result
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _read(self, name: str) -> bytes | None:
+        try:
+            return self.zip.read(name)
+        except KeyError:
+            return None
+        except _READ_ERRORS as exc:
+            self.check(FAIL, "file", name, f"cannot be read from the ZIP ({exc})")
+            return None
+
+    def _hash(self, name: str) -> str | None:
+        if name not in self.hashes:
+            digest = hashlib.sha256()
+            try:
+                with self.zip.open(name) as fh:
+                    while chunk := fh.read(layout.CHUNK):
+                        digest.update(chunk)
+            except _READ_ERRORS as exc:
+                self.check(FAIL, "file", name, f"cannot be read from the ZIP ({exc})")
+                return None
+            self.hashes[name] = digest.hexdigest()
+        return self.hashes[name]
+
+    def _intact(self, name: str) -> bool:
+        return name in self.sums and self.hashes.get(name) == self.sums[name]
+
+    # -- SHA256SUMS and signature --------------------------------------------------------------
+
+    def _sums(self) -> None:
+        data = self._read(layout.SUMS)
+        if data is None:
+            self.check(FAIL, "sha256", layout.SUMS, "missing: nothing in the bundle can be checked")
+            return
+        self.sums_bytes = data
+        try:
+            self.sums = layout.parse_sums(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.check(FAIL, "sha256", layout.SUMS, f"not in sha256sum format: {exc}")
+            return
+        present = set(self.names)
+        for name in sorted(self.sums):
+            if name not in present:
+                self.check(FAIL, "sha256", name, "listed in SHA256SUMS but missing from the bundle")
+                continue
+            actual = self._hash(name)
+            if actual is None:
+                continue
+            if actual == self.sums[name]:
+                self.check(OK, "sha256", name, actual)
+            else:
+                self.check(FAIL, "sha256", name, f"changed: SHA-256 is {actual}, not as listed")
+        for name in sorted(present - set(self.sums)):
+            if not layout.is_seal(name):
+                self.check(FAIL, "sha256", name, "not listed in SHA256SUMS (added after sealing)")
+
+    def _signature(self) -> None:
+        signature = self._read(layout.SIGNATURE)
+        pem = self._read(layout.PUBLIC_KEY)
+        if signature is None or pem is None:
+            missing = layout.SIGNATURE if signature is None else layout.PUBLIC_KEY
+            self.check(FAIL, "signature", missing, "missing: the bundle cannot be authenticated")
+            return
+        try:
+            key = load_public_pem(pem)
+        except ValueError as exc:
+            self.check(FAIL, "signature", layout.PUBLIC_KEY, f"not an Ed25519 public key ({exc})")
+            return
+        if signature_valid(key, self.sums_bytes, signature):
+            self.check(
+                OK, "signature", layout.SIGNATURE, f"SHA256SUMS signed by key {fingerprint(key)}"
+            )
+        else:
+            self.check(
+                FAIL,
+                "signature",
+                layout.SIGNATURE,
+                f"does not match SHA256SUMS and {layout.PUBLIC_KEY}",
+            )
+
+    def _manifest(self) -> None:
+        data = self._read(layout.MANIFEST)
+        try:
+            self.manifest = json.loads(data) if data is not None else {}
+        except ValueError:
+            self.manifest = {}
+        if not isinstance(self.manifest, dict) or self.manifest.get("format") != layout.FORMAT:
+            self.check(FAIL, "manifest", layout.MANIFEST, f"missing or not a {layout.FORMAT}")
+            self.manifest = {}
+
+    # -- WARCs and the files taken out of them -------------------------------------------------
+
+    def _warcs(self) -> None:
+        for name in sorted(self.names):
+            match = _WARC.match(name)
+            if match:
+                folder = match.group(1)
+                self._warc(_Warc(name, int(folder) if folder.isdigit() else None))
+        if not self.warcs:
+            self.check(FAIL, "warc", "captures/", "the bundle holds no WARC file")
+        self.originals = {
+            record_id: (warc, digest)
+            for warc in self.warcs
+            for record_id, digest in warc.records.items()
+            if record_id not in warc.revisits
+        }
+        self._dependencies()
+        self._prints()
+        for warc in self.warcs:
+            if warc.capture_id is not None:
+                self._revisits(warc)
+                self._extracted(warc)
+
+    def _warc(self, warc: _Warc) -> None:
+        problems: list[str] = []
+        count = 0
+        try:
+            with self.zip.open(warc.member) as fh:
+                iterator = ArchiveIterator(fh, check_digests=True)
+                for record in iterator:
+                    count += 1
+                    headers = record.rec_headers
+                    record_id = headers.get_header("WARC-Record-ID")
+                    digest = hashlib.sha256()
+                    stream = record.content_stream()
+                    payload = io.BytesIO() if _is_provenance(headers) else None
+                    while chunk := stream.read(layout.CHUNK):
+                        digest.update(chunk)
+                        if payload is not None:
+                            payload.write(chunk)
+                    warc.records[record_id] = digest.hexdigest()
+                    if (headers.get_header("WARC-Target-URI") or "").startswith("urn:dom:"):
+                        stated = headers.get_header("WARC-Payload-Digest") or ""
+                        warc.dom_sha256 = stated.removeprefix("sha256:").lower()
+                    revisit = Revisit.from_headers(headers)
+                    if revisit is not None:
+                        warc.revisits[record_id] = revisit
+                    if record.digest_checker.passed is False:
+                        offset = iterator.get_record_offset()
+                        problems += [
+                            f"record {record_id} at offset {offset}: {p}"
+                            for p in record.digest_checker.problems
+                        ]
+                    warc.latest = _later(warc.latest, _parse_time(headers.get_header("WARC-Date")))
+                    if payload is not None:
+                        warc.provenance_id = record_id
+                        warc.provenance = json.loads(payload.getvalue())
+                        warc.latest = _later(
+                            warc.latest, _parse_time(warc.provenance.get("ended_at"))
+                        )
+        except Exception as exc:  # a damaged file can break the reader anywhere
+            problems.append(f"cannot be read as WARC after {count} records ({exc})")
+        self.warcs.append(warc)
+        if problems:
+            self.check(FAIL, "warc", warc.member, "; ".join(problems))
+        else:
+            self.check(OK, "warc", warc.member, f"{count} records, every digest matches")
+
+    def _needs(self) -> list[tuple[Any, str, list[Any]]]:
+        """(capture id, WARC member, record ids) for each WARC manifest.json says a capture
+        needs besides its own."""
+        needs = []
+        for capture in self.manifest.get("captures") or []:
+            if not isinstance(capture, dict):
+                continue
+            for need in capture.get("depends_on") or []:
+                if isinstance(need, dict):
+                    records = need.get("records")
+                    needs.append(
+                        (
+                            capture.get("id"),
+                            str(need.get("warc")),
+                            records if isinstance(records, list) else [],
+                        )
+                    )
+        return needs
+
+    def _dependencies(self) -> None:
+        """The WARC files manifest.json says each capture needs are there, holding the records
+        it needs (the originals of its revisits, the PDF print that stands for its own)."""
+        present = {w.member: w for w in self.warcs}
+        for capture_id, member, records in self._needs():
+            warc = present.get(member)
+            if warc is None:
+                self.check(
+                    FAIL,
+                    "revisit",
+                    member,
+                    f"missing: capture {capture_id} refers to {len(records)} record(s) in it",
+                )
+                continue
+            lacking = [str(r) for r in records if r not in warc.records]
+            if lacking:
+                self.check(
+                    FAIL,
+                    "revisit",
+                    member,
+                    f"lacks record(s) {', '.join(lacking)} that capture {capture_id} refers to",
+                )
+        needed = {member for _, member, _ in self._needs()}
+        for warc in self.warcs:
+            if warc.capture_id is not None:
+                continue
+            if warc.member not in needed:
+                self.check(
+                    FAIL, "revisit", warc.member, "no capture of the bundle refers to this WARC"
+                )
+                continue
+            own = len(warc.revisits)
+            self.check(
+                OK,
+                "revisit",
+                warc.member,
+                "a WARC of a capture outside the export, holding records the captures refer to"
+                + (
+                    f"; its own {own} revisit record(s) belong to that capture and are not followed"
+                    if own
+                    else ""
+                ),
+            )
+
+    def _prints(self) -> None:
+        """A capture with no PDF because its page had not changed: the print manifest.json says
+        stands for it is in the bundle, of a capture whose rendered DOM has the same SHA-256."""
+        present = {w.member: w for w in self.warcs}
+        for capture in self.manifest.get("captures") or []:
+            said = capture.get("pdf_not_printed") if isinstance(capture, dict) else None
+            if not isinstance(said, dict) or not said.get("warc"):
+                continue
+            own = present.get(str(capture.get("warc")))
+            holder = present.get(str(said["warc"]))
+            if own is None or holder is None:
+                continue  # named already: missing WARC
+            if said.get("record_id") not in holder.records:
+                continue  # named already: the WARC lacks the record
+            if own.dom_sha256 and own.dom_sha256 == holder.dom_sha256:
+                self.check(
+                    OK,
+                    "print",
+                    own.member,
+                    f"no PDF printed: its rendered DOM is that of the capture in {holder.member}, "
+                    f"whose PDF print (record {said['record_id']}) stands for it",
+                )
+            else:
+                self.check(
+                    FAIL,
+                    "print",
+                    own.member,
+                    f"no PDF printed, but its rendered DOM is not that of the capture in "
+                    f"{holder.member}, whose print manifest.json says stands for it",
+                )
+
+    def _revisits(self, warc: _Warc) -> None:
+        """Every revisit record of a capture points to a record in the bundle whose payload has
+        the SHA-256 the revisit states."""
+        if not warc.revisits:
+            return
+        problems: list[str] = []
+        holders: set[str] = set()
+        for revisit in warc.revisits.values():
+            original = self.originals.get(revisit.refers_to)
+            if original is None:
+                where = self._expected_holder(warc, revisit.refers_to)
+                problems.append(
+                    f"revisit {revisit.record_id} ({revisit.target_uri}) points to record "
+                    f"{revisit.refers_to}, which "
+                    + (f"{where}, missing from the bundle, holds" if where else "no WARC holds")
+                )
+            elif original[1] != revisit.payload_sha256:
+                problems.append(
+                    f"revisit {revisit.record_id} states SHA-256 {revisit.payload_sha256}, but "
+                    f"record {revisit.refers_to} in {original[0].member} holds {original[1]}"
+                )
+            else:
+                holders.add(original[0].member)
+        if problems:
+            self.check(FAIL, "revisit", warc.member, "; ".join(problems))
+            return
+        self.check(
+            OK,
+            "revisit",
+            warc.member,
+            f"{len(warc.revisits)} revisit records, each pointing to a record with the same "
+            f"payload SHA-256 in {', '.join(sorted(holders))}",
+        )
+
+    def _expected_holder(self, warc: _Warc, record_id: str) -> str | None:
+        """The WARC manifest.json says holds ``record_id`` for this capture, if it says so."""
+        for capture_id, member, records in self._needs():
+            if capture_id == warc.capture_id and record_id in records:
+                return member
+        return None
+
+    def _extracted(self, warc: _Warc) -> None:
+        folder = posixpath.dirname(warc.member) + "/"
+        record_ids = dict(warc.provenance.get("records") or {})
+        for kind, filename in sorted(layout.EXTRACTED.items()):
+            member = folder + filename
+            record_id = warc.provenance_id if kind == "provenance" else record_ids.get(kind)
+            present = member in self.names
+            if record_id is None:
+                if present:
+                    self.check(FAIL, "extract", member, f"no such record in {warc.member}")
+                continue
+            if not present:
+                self.check(FAIL, "extract", member, f"missing (the WARC holds its {kind} record)")
+                continue
+            actual = self._hash(member)
+            if actual is None:
+                continue
+            revisit = warc.revisits.get(record_id)
+            if revisit is not None:
+                original = self.originals.get(revisit.refers_to)
+                if original is None:
+                    self.check(
+                        FAIL,
+                        "extract",
+                        member,
+                        f"its {kind} is a revisit of record {revisit.refers_to}, which is not in "
+                        f"the bundle",
+                    )
+                elif actual == original[1] == revisit.payload_sha256:
+                    self.check(
+                        OK,
+                        "extract",
+                        member,
+                        f"is record {revisit.refers_to} of {original[0].member}, which revisit "
+                        f"{record_id} of the WARC points to",
+                    )
+                else:
+                    self.check(
+                        FAIL,
+                        "extract",
+                        member,
+                        f"is not the {kind} that revisit {record_id} of {warc.member} points to",
+                    )
+            elif actual == warc.records.get(record_id):
+                self.check(OK, "extract", member, f"is record {record_id} of the WARC")
+            else:
+                self.check(FAIL, "extract", member, f"is not the {kind} recorded in {warc.member}")
+
+    # -- custody -------------------------------------------------------------------------------
+
+    def _custody(self) -> None:
+        name = layout.CUSTODY
+        data = self._read(name)
+        if data is None:
+            self.check(FAIL, "custody", name, "missing")
+            return
+        try:
+            entries = [json.loads(line) for line in data.decode("utf-8").splitlines()]
+            problems = _chain_problems(entries) or self._export_entry_problems(entries)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self.check(FAIL, "custody", name, f"not a custody log ({exc!r})")
+            return
+        if problems:
+            self.check(FAIL, "custody", name, "; ".join(problems))
+            return
+        last = entries[-1]
+        self.check(
+            OK,
+            "custody",
+            name,
+            f"{len(entries)} entries intact, ending with the export #{last['seq']} "
+            f"by {last['actor']} at {last['at']}",
+        )
+
+    def _export_entry_problems(self, entries: list[dict[str, Any]]) -> list[str]:
+        export = entries[-1]
+        details = export["details"]
+        problems = []
+        if export["action"] != "export":
+            return ["the last entry is not the export"]
+        if details.get("entries") != [[e["seq"], e["hash"]] for e in entries[:-1]]:
+            problems.append("the export entry does not list exactly the entries before it")
+        if self.sums and details.get("content_sha256") != layout.content_digest(self.sums):
+            problems.append("the export entry does not match the captures' files in SHA256SUMS")
+        ids = sorted(w.capture_id for w in self.warcs if w.capture_id is not None)
+        if sorted(details.get("captures") or []) != ids:
+            problems.append(f"the export entry names captures {details.get('captures')}, not {ids}")
+        referenced = details.get("referenced") or {}
+        for warc in self.warcs:
+            if warc.capture_id is None and referenced.get(warc.member) != self.hashes.get(
+                warc.member
+            ):
+                problems.append(f"the export entry does not list {warc.member} with its SHA-256")
+        for member in sorted(set(referenced) - {w.member for w in self.warcs}):
+            problems.append(f"{member}, listed in the export entry, is missing")
+        sealed = {
+            e["capture_id"]: e["details"].get("warc_sha256")
+            for e in entries
+            if e["action"] == "capture"
+        }
+        for warc in self.warcs:
+            if warc.capture_id is None:
+                continue
+            if warc.capture_id not in sealed:
+                problems.append(f"no capture entry for capture {warc.capture_id}")
+            elif sealed[warc.capture_id] != self.hashes.get(warc.member):
+                problems.append(f"{warc.member} is not the file sealed at capture time")
+        return problems
+
+    # -- WACZ ----------------------------------------------------------------------------------
+
+    def _wacz(self) -> None:
+        names = [n for n in self.names if n.endswith(".wacz") and "/" not in n]
+        if not names:
+            self.check(FAIL, "wacz", "case-*.wacz", "missing")
+            return
+        for name in names:
+            try:
+                with self.zip.open(name) as fh, zipfile.ZipFile(fh) as inner:
+                    problems = self._wacz_problems(inner)
+            except (*_READ_ERRORS, KeyError, TypeError) as exc:
+                problems = [f"not a readable WACZ ({exc!r})"]
+            if problems:
+                self.check(FAIL, "wacz", name, "; ".join(problems))
+            else:
+                self.check(OK, "wacz", name, "every file matches datapackage.json")
+
+    def _wacz_problems(self, inner: zipfile.ZipFile) -> list[str]:
+        package_bytes = inner.read("datapackage.json")
+        digest = json.loads(inner.read("datapackage-digest.json"))
+        if digest.get("hash") != "sha256:" + hashlib.sha256(package_bytes).hexdigest():
+            return ["datapackage.json does not match datapackage-digest.json"]
+        package = json.loads(package_bytes)
+        problems = []
+        listed = {}
+        for resource in package.get("resources", []):
+            path = resource["path"]
+            listed[path] = resource["hash"]
+            try:
+                data_hash = hashlib.sha256()
+                with inner.open(path) as fh:
+                    while chunk := fh.read(layout.CHUNK):
+                        data_hash.update(chunk)
+                size = inner.getinfo(path).file_size
+            except KeyError:
+                problems.append(f"{path} is missing")
+                continue
+            if (
+                resource["hash"] != f"sha256:{data_hash.hexdigest()}"
+                or resource.get("bytes") != size
+            ):
+                problems.append(f"{path} does not match datapackage.json")
+            if path.startswith("archive/") and inner.getinfo(path).compress_type:
+                problems.append(f"{path} is compressed (WACZ stores WARCs uncompressed)")
+        extra = (
+            set(inner.namelist()) - set(listed) - {"datapackage.json", "datapackage-digest.json"}
+        )
+        problems += [f"{path} is not listed in datapackage.json" for path in sorted(extra)]
+        warcs = {posixpath.basename(w.member): self.hashes.get(w.member) for w in self.warcs}
+        packed = {
+            posixpath.basename(p): h.removeprefix("sha256:")
+            for p, h in listed.items()
+            if p.startswith("archive/")
+        }
+        if packed != warcs:
+            problems.append("its WARC files are not the captures' WARC files")
+        if not inner.read("pages/pages.jsonl").startswith(b'{"format": "json-pages-1.0"'):
+            problems.append("pages/pages.jsonl has no json-pages-1.0 header")
+        return problems
+
+    # -- timestamps ----------------------------------------------------------------------------
+
+    def _timestamps(self) -> None:
+        expected = [t["file"] for t in self.manifest.get("timestamps", {}).get("tokens", [])]
+        present = sorted(n for n in self.names if layout.is_seal(n) and n.endswith(".tsr"))
+        for name in expected:
+            if name not in present:
+                self.check(FAIL, "timestamp", name, "missing (manifest.json lists it)")
+        if not expected and not present:
+            self.check(
+                WARN,
+                "timestamp",
+                layout.SUMS,
+                "no trusted timestamp was obtained for this bundle: its time rests on the "
+                "operator's signature alone",
+            )
+        latest = None
+        for warc in self.warcs:
+            latest = _later(latest, warc.latest)
+        for name in present:
+            self._token(name, latest)
+
+    def _token(self, name: str, latest: datetime | None) -> None:
+        raw = self._read(name)
+        if raw is None:
+            return
+        token = read_token(raw)
+        problems = list(token.problems)
+        if not problems:
+            if not token.granted:
+                problems.append(f"the TSA did not grant it (status {token.status})")
+            if not token.covers(self.sums_bytes):
+                problems.append("it does not cover this SHA256SUMS")
+            problems += integrity_problems(token)
+        if not problems and token.gen_time and latest:
+            if token.gen_time + token.accuracy < latest:
+                problems.append(
+                    f"its time {_iso(token.gen_time)} is before the end of a capture "
+                    f"({_iso(latest)})"
+                )
+        if problems:
+            self.check(FAIL, "timestamp", name, "; ".join(problems))
+            return
+        when = _iso(token.gen_time) if token.gen_time else "?"
+        self.check(
+            OK,
+            "timestamp",
+            name,
+            f"SHA256SUMS existed at {when} (±{token.accuracy.total_seconds():g} s), after every "
+            f"capture; signed by {token.tsa}",
+        )
+        if self.roots is None:
+            self.check(
+                WARN,
+                "timestamp",
+                name,
+                "the TSA's certificate was not checked against a CA you trust (give --tsa-ca)",
+            )
+            return
+        trust = trust_problems(token, self.sums_bytes, self.roots)
+        if trust:
+            self.check(FAIL, "timestamp", name, "; ".join(trust))
+        else:
+            self.check(OK, "timestamp", name, "from a TSA certified by the given CA")
+
+
+def _chain_problems(entries: list[dict[str, Any]]) -> list[str]:
+    """Each entry matches its hash; entries that follow each other are linked by prev_hash."""
+    if not entries:
+        return ["no entries"]
+    problems = []
+    previous: dict[str, Any] | None = None
+    for entry in entries:
+        if entry_hash(entry) != entry["hash"]:
+            problems.append(f"entry #{entry['seq']}: content does not match its hash")
+        if previous is not None:
+            if entry["seq"] <= previous["seq"]:
+                problems.append(f"entry #{entry['seq']}: out of order")
+            elif entry["seq"] == previous["seq"] + 1 and entry["prev_hash"] != previous["hash"]:
+                problems.append(f"entry #{entry['seq']}: does not follow entry #{previous['seq']}")
+        previous = entry
+    return problems
+
+
+def _is_provenance(headers: Any) -> bool:
+    target = headers.get_header("WARC-Target-URI") or ""
+    return headers.get_header("WARC-Type") == "metadata" and target.startswith("urn:provenance:")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
+
+
+def _iso(value: datetime) -> str:
+    return rfc3339(value)

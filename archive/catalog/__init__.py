@@ -1,0 +1,1 @@
+"""The catalog (SQLAlchemy; SQLite by default, PostgreSQL to share): captures, custody, watches."""

@@ -1,0 +1,295 @@
+"""Reported URLs waiting for, or linked to, a capture: the on-demand service's durable queue.
+
+A report is a row in the catalog, so an accepted request survives a restart of the service and
+any worker sharing the catalog can take it. A worker claims a report by setting it ``running``
+with a lease it keeps renewing; a report whose lease ran out (its worker died) is claimed again.
+
+The same URL reported again while it is queued or running, or soon after it was captured, is not
+captured twice: the new report is linked to the first one and shares its capture. Every report
+is in the custody log twice: when it is accepted (``request``, by the reporter) and when it is
+linked to the capture that answers it (``report``, by the reporter, under that capture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, String, Text, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from archive.catalog import custody
+from archive.catalog.db import Base, Catalog, UTCDateTime
+from archive.times import rfc3339_or_none
+
+QUEUED = "queued"
+RUNNING = "running"
+STORED = "stored"
+FAILED = "failed"
+REFUSED = "refused"
+STATUSES = (QUEUED, RUNNING, STORED, FAILED, REFUSED)
+
+# Custody actions written here.
+REQUEST = "request"  # a report was accepted (or refused): who asked for what, when
+REPORT = "report"  # a report was linked to the capture that answers it
+REFUSE = "refuse"  # a report was refused (the URL points into a private network)
+
+# A report whose worker died this many times while capturing it is given up as failed.
+MAX_ATTEMPTS = 3
+
+
+class ReportRow(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    reporter: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The report whose capture answers this one (a duplicate report); None for a primary one.
+    linked_to: Mapped[int | None] = mapped_column(Integer, index=True)
+    capture_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def report_summary(row: ReportRow) -> dict[str, Any]:
+    """A report as the API shows it (the capture's own fields are added by the caller)."""
+    return {
+        "id": row.id,
+        "status": row.status,
+        "url": row.url,
+        "case": row.case_id,
+        "note": row.note,
+        "reporter": row.reporter,
+        "requested_at": rfc3339_or_none(row.requested_at),
+        "started_at": rfc3339_or_none(row.started_at),
+        "finished_at": rfc3339_or_none(row.finished_at),
+        "linked_to": row.linked_to,
+        "capture_id": row.capture_id,
+        "error": row.error,
+    }
+
+
+def _link_entry(catalog: Catalog, session: Session, row: ReportRow, capture_id: int) -> None:
+    custody.append(
+        catalog,
+        session,
+        actor=row.reporter,
+        action=REPORT,
+        capture_id=capture_id,
+        details={
+            "report": row.id,
+            "url": row.url,
+            "case": row.case_id,
+            "note": row.note,
+            "requested_at": rfc3339_or_none(row.requested_at),
+            "linked_to": row.linked_to,
+        },
+    )
+
+
+def submit(
+    catalog: Catalog,
+    *,
+    url: str,
+    reporter: str,
+    case_id: str | None = None,
+    note: str | None = None,
+    dedup_seconds: float = 0,
+    refused: str | None = None,
+    via: str = "api",
+) -> ReportRow:
+    """Accept a report (queued, or linked to the same URL's pending or recent capture).
+
+    With ``refused`` (why), the report is recorded as refused and never captured.
+    """
+    now = _now()
+    with catalog.session() as s:
+        # Serialises submissions with each other (PostgreSQL; SQLite holds its write lock
+        # already), so that two reports of one URL arriving together cannot both be primary.
+        catalog.lock_custody(s)
+        primary: ReportRow | None = None
+        if refused is None and dedup_seconds > 0:
+            recent = now - timedelta(seconds=dedup_seconds)
+            primary = s.scalars(
+                select(ReportRow)
+                .where(
+                    ReportRow.url == url,
+                    ReportRow.linked_to.is_(None),
+                    or_(
+                        ReportRow.status.in_([QUEUED, RUNNING]),
+                        (ReportRow.status == STORED) & (ReportRow.finished_at >= recent),
+                    ),
+                )
+                .order_by(ReportRow.id.desc())
+                .limit(1)
+            ).first()
+        row = ReportRow(
+            url=url,
+            case_id=case_id,
+            note=note,
+            reporter=reporter,
+            status=REFUSED if refused else (primary.status if primary else QUEUED),
+            requested_at=now,
+            attempts=0,
+            linked_to=primary.id if primary else None,
+            capture_id=primary.capture_id if primary else None,
+            finished_at=now if refused else (primary.finished_at if primary else None),
+            error=refused,
+        )
+        s.add(row)
+        s.flush()
+        details: dict[str, Any] = {
+            "report": row.id,
+            "url": url,
+            "case": case_id,
+            "note": note,
+            "via": via,
+        }
+        if primary is not None:
+            details["linked_to"] = primary.id
+        if refused:
+            details["reason"] = refused
+        custody.append(
+            catalog, s, actor=reporter, action=REFUSE if refused else REQUEST, details=details
+        )
+        if row.capture_id is not None:
+            _link_entry(catalog, s, row, row.capture_id)
+        return row
+
+
+def claim(catalog: Catalog, worker: str, lease_seconds: float) -> ReportRow | None:
+    """Take the oldest report waiting for a capture (or abandoned by a dead worker), if any."""
+    while True:
+        now = _now()
+        with catalog.session() as s:
+            row = s.scalars(
+                select(ReportRow)
+                .where(
+                    ReportRow.linked_to.is_(None),
+                    or_(
+                        ReportRow.status == QUEUED,
+                        (ReportRow.status == RUNNING) & (ReportRow.lease_until < now),
+                    ),
+                )
+                .order_by(ReportRow.id)
+                .limit(1)
+                # PostgreSQL: workers skip each other's rows instead of queueing on them.
+                # SQLite ignores it; its BEGIN IMMEDIATE already makes the claim exclusive.
+                .with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
+                return None
+            if row.attempts >= MAX_ATTEMPTS:
+                _finish(
+                    s,
+                    row,
+                    FAILED,
+                    error=f"gave up after {row.attempts} attempts (the worker stopped each time)",
+                )
+                continue
+            row.status = RUNNING
+            row.worker = worker
+            row.attempts = row.attempts + 1
+            row.started_at = now
+            row.lease_until = now + timedelta(seconds=lease_seconds)
+            _set_linked(s, [row.id], QUEUED, RUNNING)
+            return row
+
+
+def renew(catalog: Catalog, report_ids: Iterable[int], worker: str, lease_seconds: float) -> None:
+    """Keep the leases of the reports this worker is still capturing."""
+    ids = list(report_ids)
+    if not ids:
+        return
+    with catalog.session() as s:
+        s.execute(
+            update(ReportRow)
+            .where(ReportRow.id.in_(ids), ReportRow.worker == worker, ReportRow.status == RUNNING)
+            .values(lease_until=_now() + timedelta(seconds=lease_seconds))
+        )
+
+
+def release(catalog: Catalog, report_ids: Iterable[int], worker: str) -> None:
+    """Put back reports a stopping worker did not capture, for the next worker to take."""
+    ids = list(report_ids)
+    if not ids:
+        return
+    with catalog.session() as s:
+        s.execute(
+            update(ReportRow)
+            .where(ReportRow.id.in_(ids), ReportRow.worker == worker, ReportRow.status == RUNNING)
+            .values(status=QUEUED, lease_until=None, attempts=ReportRow.attempts - 1)
+        )
+        _set_linked(s, ids, RUNNING, QUEUED)
+
+
+def _set_linked(session: Session, report_ids: list[int], old: str, new: str) -> None:
+    """Reports linked to these ones show the same status while they wait."""
+    session.execute(
+        update(ReportRow)
+        .where(ReportRow.linked_to.in_(report_ids), ReportRow.status == old)
+        .values(status=new)
+    )
+
+
+def _finish(
+    session: Session,
+    row: ReportRow,
+    status: str,
+    capture_id: int | None = None,
+    error: str | None = None,
+) -> list[ReportRow]:
+    now = _now()
+    linked = list(session.scalars(select(ReportRow).where(ReportRow.linked_to == row.id)))
+    for r in (row, *linked):
+        r.status = status
+        r.capture_id = capture_id
+        r.error = error
+        r.finished_at = now
+        r.lease_until = None
+    return [row, *linked]
+
+
+def complete(catalog: Catalog, report_id: int, capture_id: int) -> None:
+    """The capture answering a report is sealed: link it and its duplicates to it."""
+    with catalog.session() as s:
+        row = s.get(ReportRow, report_id)
+        if row is None:
+            return
+        for r in _finish(s, row, STORED, capture_id=capture_id):
+            _link_entry(catalog, s, r, capture_id)
+
+
+def fail(catalog: Catalog, report_id: int, error: str) -> None:
+    """No capture could be sealed for a report (the failure is kept with the report)."""
+    with catalog.session() as s:
+        row = s.get(ReportRow, report_id)
+        if row is not None:
+            _finish(s, row, FAILED, error=error)
+
+
+def get(catalog: Catalog, report_id: int) -> ReportRow | None:
+    with catalog.session() as s:
+        return s.get(ReportRow, report_id)
+
+
+def listing(catalog: Catalog, case_id: str | None = None, limit: int = 500) -> list[ReportRow]:
+    """Reports, newest first."""
+    query = select(ReportRow).order_by(ReportRow.id.desc()).limit(limit)
+    if case_id is not None:
+        query = query.where(ReportRow.case_id == case_id)
+    with catalog.session() as s:
+        return list(s.scalars(query))

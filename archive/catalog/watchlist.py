@@ -1,0 +1,164 @@
+"""The watch list: which URLs scheduled crawls keep capturing, and when each is next due.
+
+It lives in the catalog, not in the crawling process, so that any run on any machine sharing the
+catalog sees the same schedule. Seeds come from a seed file; followed URLs (ads found on a
+watched listing) inherit their seed's case, interval and follow rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Integer, String, Text, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from archive.catalog.db import Base, UTCDateTime
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    """One seed as a seed file states it."""
+
+    url: str
+    every: int | None = None  # seconds between captures; None: every run
+    case: str | None = None
+    follow: tuple[str, ...] = ()
+    depth: int = 1
+    tags: tuple[str, ...] = ()
+    obey_robots: bool = False
+    line: int | None = field(default=None, compare=False)  # where the seed file states it
+
+
+class WatchRow(Base):
+    __tablename__ = "watchlist"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    case_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    every_s: Mapped[int | None] = mapped_column(Integer)
+    follow: Mapped[list[str]] = mapped_column(JSON)
+    # How many more levels of links found on this page are followed.
+    depth: Mapped[int] = mapped_column(Integer)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    obey_robots: Mapped[bool] = mapped_column(Boolean)
+    # None for a seed; otherwise the seed whose follow rules found this URL, and where.
+    seed_url: Mapped[str | None] = mapped_column(Text, index=True)
+    found_on: Mapped[str | None] = mapped_column(Text)
+    found_in_capture_id: Mapped[int | None] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # None: no longer scheduled (a followed ad that is gone; it returns if a listing shows it).
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_capture_id: Mapped[int | None] = mapped_column(Integer)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "case": self.case_id,
+            "every": self.every_s,
+            "follow": list(self.follow),
+            "depth": self.depth,
+            "tags": list(self.tags),
+            "obey_robots": self.obey_robots,
+            "seed": self.seed_url,
+            "found_on": self.found_on,
+        }
+
+
+def sync_seeds(session: Session, specs: Iterable[WatchSpec], now: datetime) -> list[WatchRow]:
+    """Add new seeds (due at once) and apply edits of the seed file to known ones."""
+    rows = []
+    for spec in specs:
+        row = session.scalars(select(WatchRow).where(WatchRow.url == spec.url)).first()
+        if row is None:
+            row = WatchRow(url=spec.url, added_at=now, next_due_at=now)
+            session.add(row)
+        elif row.every_s != spec.every or row.seed_url is not None or row.next_due_at is None:
+            base = row.last_run_at or now
+            row.next_due_at = base + timedelta(seconds=spec.every) if spec.every else base
+        row.case_id = spec.case
+        row.every_s = spec.every
+        row.follow = list(spec.follow)
+        row.depth = spec.depth
+        row.tags = list(spec.tags)
+        row.obey_robots = spec.obey_robots
+        row.seed_url = None  # stated in the seed file: a seed, even if first found as a link
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def due(session: Session, seeds: Iterable[str], now: datetime) -> list[WatchRow]:
+    """The seeds, and URLs followed from them, whose time has come (oldest due first)."""
+    seeds = list(seeds)
+    query = (
+        select(WatchRow)
+        .where(or_(WatchRow.url.in_(seeds), WatchRow.seed_url.in_(seeds)))
+        .where(WatchRow.next_due_at.is_not(None), WatchRow.next_due_at <= now)
+        .order_by(WatchRow.next_due_at, WatchRow.id)
+    )
+    return list(session.scalars(query))
+
+
+def known(session: Session, urls: Iterable[str]) -> set[str]:
+    urls = list(urls)
+    if not urls:
+        return set()
+    return set(session.scalars(select(WatchRow.url).where(WatchRow.url.in_(urls))))
+
+
+def discover(
+    session: Session,
+    url: str,
+    parent: WatchRow,
+    *,
+    capture_id: int | None,
+    now: datetime,
+) -> WatchRow | None:
+    """Start watching a link found on ``parent``; None if the URL is watched already."""
+    existing = session.scalars(select(WatchRow).where(WatchRow.url == url)).first()
+    if existing is not None:
+        if existing.seed_url is not None and existing.next_due_at is None:
+            existing.next_due_at = now  # a gone ad listed again: watch it again
+            return existing
+        return None
+    row = WatchRow(
+        url=url,
+        case_id=parent.case_id,
+        every_s=parent.every_s,
+        follow=list(parent.follow),
+        depth=parent.depth - 1,
+        tags=list(parent.tags),
+        obey_robots=parent.obey_robots,
+        seed_url=parent.seed_url or parent.url,
+        found_on=parent.url,
+        found_in_capture_id=capture_id,
+        added_at=now,
+        next_due_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get(session: Session, url: str) -> WatchRow | None:
+    return session.scalars(select(WatchRow).where(WatchRow.url == url)).first()
+
+
+def mark_captured(
+    session: Session, url: str, capture_id: int, run_started: datetime, gone: bool
+) -> WatchRow | None:
+    """Schedule the next capture from the run's start, so that cron ticks do not drift."""
+    row = get(session, url)
+    if row is None:
+        return None
+    row.last_capture_id = capture_id
+    row.last_run_at = run_started
+    if gone and row.seed_url is not None:
+        row.next_due_at = None
+    else:
+        row.next_due_at = run_started + timedelta(seconds=row.every_s or 0)
+    return row

@@ -1,0 +1,1 @@
+"""Sealing a capture: WARC written and hashed, stored, catalogued, recorded in the custody log."""

@@ -1,0 +1,328 @@
+"""Seal a capture: WARC into the store, a row into the catalog, an entry into the custody log."""
+
+from __future__ import annotations
+
+import getpass
+import io
+import itertools
+import os
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from archive.capture import Capture
+from archive.catalog import custody
+from archive.catalog.db import CaptureRow, Catalog
+from archive.exceptions import ConfigError, StoreError
+from archive.seal.recapture import Recapture
+from archive.store.local import LocalStore, SealedFile, open_store
+from archive.store.objects import STORED, WARC, StoredObject, find
+from archive.store.s3 import DEFAULT_TIMEOUT, LockPolicy, S3Store
+from archive.store.uploads import Uploads
+from archive.warc.writer import CaptureWriter, WrittenCapture
+
+DEFAULT_STORE = "./lastseen-data"
+WARC_PREFIX = "lastseen"
+
+_serial = itertools.count(1)
+
+
+def default_operator() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def default_spool(environ: Mapping[str, str] | None = None) -> str:
+    """Where files wait for an S3 upload: the user's data folder, like other XDG programs."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "lastseen", "spool")
+
+
+def _seconds(value: str | None, name: str) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 3600:
+        raise ConfigError(f"{name} must be a number of seconds (up to 3600), not {value!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """Where evidence goes and who is recording it; read from the environment by default."""
+
+    store: str = DEFAULT_STORE
+    db: str | None = None
+    operator: str = ""
+    warc_prefix: str = WARC_PREFIX
+    compress_level: int = 6
+    # Scheduled recaptures: payloads already stored become revisit records, and a changed page
+    # gets a diff against its last live capture.
+    dedup: bool = False
+    # With an s3:// store: the local spool, the Object Lock policy, how long S3 may take to answer.
+    spool: str | None = None
+    retention: str | None = None
+    lock_mode: str | None = None
+    store_timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ArchiveConfig:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            "store": env.get("LASTSEEN_STORE") or DEFAULT_STORE,
+            "db": env.get("LASTSEEN_DB") or None,
+            "operator": env.get("LASTSEEN_OPERATOR") or default_operator(),
+            "spool": env.get("LASTSEEN_SPOOL") or default_spool(env),
+            "retention": env.get("LASTSEEN_RETENTION") or None,
+            "lock_mode": env.get("LASTSEEN_LOCK_MODE") or None,
+            "store_timeout": _seconds(env.get("LASTSEEN_STORE_TIMEOUT"), "LASTSEEN_STORE_TIMEOUT")
+            or DEFAULT_TIMEOUT,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def warc_filename(capture: Capture, prefix: str, serial: int) -> str:
+    """``<prefix>-<UTC timestamp>-<serial>-<host>.warc.gz``, e.g.
+    ``lastseen-20261129053236123456-00001-ads.example.warc.gz``."""
+    stamp = capture.started_at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
+    host = urlsplit(capture.requested_url).hostname or "unknown-host"
+    host = re.sub(r"[^A-Za-z0-9.-]", "-", host)[:100]
+    return f"{prefix}-{stamp}-{serial:05d}-{host}.warc.gz"
+
+
+def _ref(ref: Any) -> dict[str, Any]:
+    return {
+        "record_id": ref.record_id,
+        "offset": ref.offset,
+        "length": ref.length,
+        "sha256": ref.payload_sha256,
+        "target": ref.target_uri,
+    }
+
+
+class Archive:
+    """The evidence store and its catalog, opened together.
+
+    ``store`` is the local store every file is sealed in first. With an ``s3://`` store that local
+    store is the spool, ``remote`` the bucket, and ``uploads`` moves sealed files from one to the
+    other; a capture's ``warc_location`` becomes its ``s3://`` URI once the upload is confirmed.
+    """
+
+    def __init__(self, config: ArchiveConfig) -> None:
+        self.config = config
+        target = open_store(config.store, timeout=config.store_timeout)
+        self.remote: S3Store | None = target if isinstance(target, S3Store) else None
+        spool = config.spool or default_spool()
+        self.store: LocalStore = target if isinstance(target, LocalStore) else LocalStore(spool)
+        self.catalog = Catalog(config.db or self.store.default_catalog_url())
+        self.uploads: Uploads | None = None
+        if self.remote is not None:
+            policy = LockPolicy.parse(config.retention, config.lock_mode)
+            self.uploads = Uploads(self.catalog, self.store, self.remote, policy, config.operator)
+
+    @classmethod
+    def open(cls, config: ArchiveConfig | None = None, create: bool = True) -> Archive:
+        """Open the store and the catalog; on first use create them, unless ``create`` is False."""
+        config = config or ArchiveConfig.from_env()
+        archive = cls(config)
+        if not create and config.db is None and not archive.store.exists_at_all():
+            archive.close()
+            if archive.remote is not None:
+                raise StoreError(
+                    f"no catalog for {archive.remote.uri} in the spool {archive.store.uri} yet "
+                    "(nothing was captured with it; set LASTSEEN_SPOOL or LASTSEEN_DB)"
+                )
+            raise StoreError(
+                f"no evidence store at {archive.store.uri} yet (nothing was captured there)"
+            )
+        archive.store.prepare()
+        archive.catalog.migrate()
+        return archive
+
+    def seal(self, capture: Capture, actor: str | None = None) -> CaptureRow:
+        """Write the capture's WARC, then catalogue it with its custody entry in one transaction."""
+        filename = warc_filename(capture, self.config.warc_prefix, next(_serial))
+        day = capture.started_at.astimezone(UTC)
+        name = f"warcs/{day:%Y/%m/%d}/{filename}"
+        recapture = Recapture.prepare(self, capture)
+        pending = self.store.write(name)
+        with pending as out:
+            written = CaptureWriter(
+                out, self.config.compress_level, recapture.originals
+            ).write_capture(capture, filename, recapture.metadata)
+        sealed = pending.sealed
+        assert sealed is not None
+        row = self._row(capture, written, name, sealed.location, sealed.sha256, sealed.size)
+        pending_upload = None
+        with self.catalog.session() as s:
+            s.add(row)
+            s.flush()
+            recapture.record(s, row, written)
+            if self.uploads is not None:
+                pending_upload = self.uploads.enqueue(
+                    s,
+                    name=name,
+                    sha256=sealed.sha256,
+                    size=sealed.size,
+                    kind=WARC,
+                    capture_id=row.id,
+                    case_id=capture.case_id,
+                ).id
+            custody.append(
+                self.catalog,
+                s,
+                actor=actor or self.config.operator,
+                action=custody.CAPTURE,
+                capture_id=row.id,
+                details={
+                    "url": capture.requested_url,
+                    "outcome": capture.outcome,
+                    "warc": name,
+                    "warc_sha256": sealed.sha256,
+                    "warc_size": sealed.size,
+                    "case": capture.case_id,
+                },
+            )
+        if self.uploads is not None and pending_upload is not None:
+            # One attempt now, bounded in time; a failure leaves the capture spooled for later.
+            self.uploads.push([pending_upload])
+            row = self.catalog.get(row.id) or row
+        return row
+
+    def keep(
+        self,
+        sealed: SealedFile,
+        kind: str,
+        capture_id: int | None = None,
+        case_id: str | None = None,
+    ) -> StoredObject | None:
+        """Send another file sealed in ``store`` (a bundle, a manifest) to the object store.
+
+        Nothing to do with a local store; with S3 the file is spooled like a WARC, uploaded now if
+        the store answers, and retried later if it does not. Returns its catalog row.
+        """
+        if self.uploads is None:
+            return None
+        with self.catalog.session() as s:
+            object_id = self.uploads.enqueue(
+                s,
+                name=sealed.name,
+                sha256=sealed.sha256,
+                size=sealed.size,
+                kind=kind,
+                capture_id=capture_id,
+                case_id=case_id,
+            ).id
+        self.uploads.push([object_id])
+        with self.catalog.session() as s:
+            return s.get(StoredObject, object_id)
+
+    def objects(self, capture_id: int) -> list[StoredObject]:
+        """The object-store copies of a capture's files (none with a local store)."""
+        with self.catalog.session() as s:
+            return find(s, capture_ids=[capture_id])
+
+    def _stored_copy(self, name: str) -> StoredObject | None:
+        """The confirmed S3 version of a file whose spooled copy is gone."""
+        if self.remote is None or self.store.exists(name):
+            return None
+        with self.catalog.session() as s:
+            obj = s.scalars(
+                select(StoredObject).where(
+                    StoredObject.bucket == self.remote.bucket,
+                    StoredObject.key == self.remote.key(name),
+                    StoredObject.state == STORED,
+                )
+            ).first()
+        if obj is None:
+            raise StoreError(f"evidence file {name} is neither spooled nor stored")
+        return obj
+
+    def open_file(self, name: str) -> BinaryIO:
+        """Read a sealed file (a streaming file object): from the spool while it waits there,
+        else the very version lastseen stored in S3 (never a newer one written over it)."""
+        obj = self._stored_copy(name)
+        if obj is None:
+            return self.store.open(name)
+        assert self.remote is not None and obj.version_id is not None
+        return self.remote.open(obj.key, obj.version_id)
+
+    def _row(
+        self,
+        capture: Capture,
+        written: WrittenCapture,
+        name: str,
+        location: str,
+        sha: str,
+        size: int,
+    ) -> CaptureRow:
+        records: dict[str, Any] = {"count": len(written.records)}
+        if written.main:
+            records["main"] = _ref(written.main)
+        if written.provenance:
+            records["provenance"] = _ref(written.provenance)
+        for kind, ref in written.resources.items():
+            records[kind] = _ref(ref)
+        res = written.resources
+        env = capture.environment
+        return CaptureRow(
+            url=capture.requested_url,
+            final_url=capture.final_url,
+            http_status=capture.http_status,
+            outcome=capture.outcome,
+            error=capture.error,
+            captured_at=capture.started_at,
+            finished_at=capture.ended_at,
+            case_id=capture.case_id,
+            note=capture.note,
+            operator=env.get("operator") or self.config.operator,
+            warc_name=name,
+            warc_location=location,
+            warc_sha256=sha,
+            warc_size=size,
+            records=records,
+            payload_sha256=written.main.payload_sha256 if written.main else None,
+            screenshot_sha256=res["screenshot"].payload_sha256 if "screenshot" in res else None,
+            dom_sha256=res["dom"].payload_sha256 if "dom" in res else None,
+            pdf_sha256=res["pdf"].payload_sha256 if "pdf" in res else None,
+            exchanges=len(capture.exchanges),
+            network_idle=capture.provenance.get("network_idle"),
+            software=env.get("software"),
+            browser=env.get("browser"),
+        )
+
+    def read_record(self, row: CaptureRow, kind: str) -> bytes:
+        """The payload of one record of a capture (``main``, ``screenshot``, ``dom``, ...)."""
+        from archive.warc.reader import read_payload
+
+        ref = row.records.get(kind)
+        if not ref:
+            raise KeyError(kind)
+        # A revisit record holds no payload: read the stored original it refers to.
+        where = ref.get("refers_to") or {
+            "warc": row.warc_name, "offset": ref["offset"], "length": ref["length"]
+        }
+        obj = self._stored_copy(where["warc"])
+        if obj is not None:
+            assert self.remote is not None and obj.version_id is not None
+            data = self.remote.read_range(obj.key, obj.version_id, where["offset"], where["length"])
+            return read_payload(io.BytesIO(data), 0)
+        with self.store.open(where["warc"]) as fh:
+            return read_payload(fh, where["offset"])
+
+    def close(self) -> None:
+        self.catalog.dispose()

@@ -1,0 +1,197 @@
+"""`lastseen capture` and `lastseen crawl`: capture now, one URL or a seed file."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from archive import Archive
+from crawler.browser import find_browser
+from crawler.cli.common import (
+    EXIT_UNREACHABLE,
+    FAILED_OUTCOMES,
+    UserError,
+    archive_config,
+    describe,
+    err,
+    friendly,
+    print_json,
+    timeout_option,
+)
+from crawler.page.config import CaptureConfig
+from crawler.plan.seeds import Seed, check_url, read_seed_file
+from crawler.run import crawl_settings, run_crawl
+
+
+def _crawl(
+    ctx: click.Context,
+    seeds: list[Any],
+    timeout: float | None,
+    on_capture: Callable[..., None],
+    extra: dict[str, Any] | None = None,
+) -> Any:
+    find_browser()  # a missing browser is a one-line error before anything is written
+    config = archive_config(ctx)
+    settings = crawl_settings(
+        {
+            "CAPTURE_TIMEOUT": timeout,
+            "ARCHIVE_STORE": config.store,
+            "ARCHIVE_DB": config.db,
+            "ARCHIVE_OPERATOR": config.operator,
+            **(extra or {}),
+        }
+    )
+    CaptureConfig.from_settings(settings)  # validate before anything is written
+    # Open once here so that an unusable store or catalog fails before the browser starts.
+    Archive.open(config).close()
+    result = run_crawl(seeds, settings, on_capture)
+    if result.errors:
+        for problem in result.errors:
+            err.print(f"[red]error:[/] {problem}", soft_wrap=True)
+    if result.interrupted:
+        err.print(
+            f"interrupted ({result.finish_reason}): {len(result.captures)} capture(s) sealed; "
+            "nothing half-written was kept"
+        )
+    return result
+
+
+@click.command()
+@click.argument("url")
+@click.option(
+    "--case", "case", envvar="LASTSEEN_CASE", metavar="ID", help="Case number to file it under."
+)
+@click.option("--note", metavar="TEXT", help="Why it was captured (kept in the catalog).")
+@timeout_option("Give up waiting on the page after S seconds (default 30); what arrived is kept.")
+@click.option("--json", "as_json", is_flag=True, help="Print the capture as one JSON object.")
+@click.pass_context
+@friendly
+def capture(
+    ctx: click.Context,
+    url: str,
+    case: str | None,
+    note: str | None,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Capture one URL now. Exit 0 when stored (a 404 too), 3 when the site was unreachable."""
+    seed = Seed(url=check_url(url), case=case, note=note)
+    result = _crawl(ctx, [seed], timeout, lambda summary: None)
+    if not result.captures:
+        raise click.ClickException(
+            "the capture was not stored" + (f": {result.errors[0]}" if result.errors else "")
+        )
+    summary = result.captures[0]
+    if as_json:
+        print_json(summary)
+    else:
+        describe(summary)
+    if summary["outcome"] in FAILED_OUTCOMES:
+        ctx.exit(EXIT_UNREACHABLE)
+
+
+@click.command()
+@click.argument("seeds_file", metavar="SEEDS_FILE")
+@click.option(
+    "--case", "case", envvar="LASTSEEN_CASE", metavar="ID", help="Case number for every seed."
+)
+@timeout_option("Per-page time limit in seconds (default 30).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object per capture, one per line (with --due, a summary line last).",
+)
+@click.option(
+    "--due",
+    is_flag=True,
+    help="Scheduled run (cron): capture only the seeds and followed links whose interval has "
+    "passed, store unchanged payloads as revisits; one run at a time per catalog.",
+)
+@click.option(
+    "--log",
+    "log_file",
+    envvar="LASTSEEN_LOG",
+    metavar="FILE",
+    help="With --due: append the run's log to FILE (default: logs/crawl.log in the store).",
+)
+@click.option(
+    "--per-host",
+    type=click.IntRange(1, 64),
+    envvar="LASTSEEN_PER_HOST",
+    metavar="N",
+    help="At most N pages of one site at a time (default 2).",
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(0, 3600),
+    envvar="LASTSEEN_DELAY",
+    metavar="S",
+    help="Wait S seconds between two pages of one site (default 0).",
+)
+@click.option(
+    "--autothrottle/--no-autothrottle",
+    default=None,
+    envvar="LASTSEEN_AUTOTHROTTLE",
+    help="Adapt the delay to each site's response times (Scrapy's AutoThrottle; default off).",
+)
+@click.pass_context
+@friendly
+def crawl(
+    ctx: click.Context,
+    seeds_file: str,
+    case: str | None,
+    timeout: float | None,
+    as_json: bool,
+    due: bool,
+    log_file: str | None,
+    per_host: int | None,
+    delay: float | None,
+    autothrottle: bool | None,
+) -> None:
+    """Capture every URL of a seed file: one URL per line (# for comments) or YAML seeds.
+
+    With --due, capture only what is due (YAML seeds say `every: 15m`; seeds without it are due
+    on every run) and follow the seeds' `follow` rules. See README, "Scheduled crawls".
+    """
+    politeness = {
+        "CONCURRENT_REQUESTS_PER_DOMAIN": per_host,
+        "DOWNLOAD_DELAY": delay,
+        "AUTOTHROTTLE_ENABLED": autothrottle,
+    }
+    if due:
+        from crawler.due import run_due
+
+        code = run_due(
+            ctx,
+            seeds_file,
+            case=case,
+            timeout=timeout,
+            as_json=as_json,
+            log_file=log_file,
+            settings=politeness,
+        )
+        ctx.exit(code)
+    if log_file:
+        raise UserError("--log is for scheduled runs: add --due")
+    seeds = read_seed_file(seeds_file, case=case)
+
+    def show(summary: dict[str, Any]) -> None:
+        if as_json:
+            print_json(summary)
+            sys.stdout.flush()
+        else:
+            describe(summary)
+
+    result = _crawl(ctx, seeds, timeout, show, politeness)
+    if not as_json:
+        failed = sum(1 for c in result.captures if c["outcome"] in FAILED_OUTCOMES)
+        err.print(f"{len(result.captures)} of {len(seeds)} seed(s) captured, {failed} unreachable")
+    if result.interrupted:
+        ctx.exit(1)
+
+
+COMMANDS = [capture, crawl]

@@ -1,0 +1,75 @@
+"""What every ``lastseen`` command shares: errors as one line, output, options, the archive."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+from rich.console import Console
+
+from archive import Archive, ArchiveConfig, ArchiveError
+from archive.exceptions import ConfigError
+from crawler.exceptions import InputError, SetupError
+
+FAILED_OUTCOMES = ("unreachable", "timeout")
+EXIT_UNREACHABLE = 3
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+class UserError(click.ClickException):
+    """Bad input: one clear line on stderr, exit 2, nothing written."""
+
+    exit_code = 2
+
+
+def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn our own errors into one-line messages instead of tracebacks."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (InputError, ConfigError) as exc:
+            raise UserError(str(exc)) from None
+        except (SetupError, ArchiveError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def timeout_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--timeout S`` (``LASTSEEN_TIMEOUT``): every command that captures takes it alike."""
+    return click.option(
+        "--timeout", type=float, default=None, envvar="LASTSEEN_TIMEOUT", metavar="S", help=help
+    )
+
+
+def archive_config(ctx: click.Context) -> ArchiveConfig:
+    opts = ctx.find_root().params
+    return ArchiveConfig.from_env(store=opts.get("store"), db=opts.get("db"))
+
+
+def open_archive(ctx: click.Context, create: bool = True) -> Archive:
+    return Archive.open(archive_config(ctx), create=create)
+
+
+def print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, sort_keys=True))
+
+
+def describe(summary: dict[str, Any]) -> None:
+    status = summary["http_status"] if summary["http_status"] is not None else "-"
+    line = (
+        f"[bold]#{summary['id']}[/] {summary['outcome']:<11} HTTP {status:<4} "
+        f"{summary['captured_at']}  {summary['url']}"
+    )
+    out.print(line, soft_wrap=True)
+    if summary.get("error"):
+        out.print(f"    error: {summary['error']}", soft_wrap=True)
+    out.print(f"    WARC {summary['warc']}", soft_wrap=True)
+    out.print(f"    SHA-256 {summary['warc_sha256']}", soft_wrap=True)

@@ -1,0 +1,1 @@
+"""What to capture and when: seed files, schedules, follow rules, robots.txt."""
