@@ -19,8 +19,8 @@ from crawler.cli.common import (
     err,
     friendly,
     print_json,
-    timeout_option,
 )
+from crawler.cli.options import case_option, json_option, timeout_option
 from crawler.page.config import CaptureConfig
 from crawler.plan.seeds import Seed, check_url, read_seed_file
 from crawler.run import crawl_settings, run_crawl
@@ -61,12 +61,10 @@ def _crawl(
 
 @click.command()
 @click.argument("url")
-@click.option(
-    "--case", "case", envvar="LASTSEEN_CASE", metavar="ID", help="Case number to file it under."
-)
+@case_option("Case number to file it under.", from_env=True)
 @click.option("--note", metavar="TEXT", help="Why it was captured (kept in the catalog).")
 @timeout_option("Give up waiting on the page after S seconds (default 30); what arrived is kept.")
-@click.option("--json", "as_json", is_flag=True, help="Print the capture as one JSON object.")
+@json_option("Print the capture as one JSON object.")
 @click.pass_context
 @friendly
 def capture(
@@ -95,16 +93,9 @@ def capture(
 
 @click.command()
 @click.argument("seeds_file", metavar="SEEDS_FILE")
-@click.option(
-    "--case", "case", envvar="LASTSEEN_CASE", metavar="ID", help="Case number for every seed."
-)
+@case_option("Case number for every seed.", from_env=True)
 @timeout_option("Per-page time limit in seconds (default 30).")
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON object per capture, one per line (with --due, a summary line last).",
-)
+@json_option("Print one JSON object per capture, one per line (with --due, a summary line last).")
 @click.option(
     "--due",
     is_flag=True,

@@ -13,11 +13,12 @@ from archive.catalog.db import capture_summary
 from archive.store.objects import object_summary
 from crawler.cli.common import UserError, friendly, open_archive, out, print_json
 from crawler.cli.history import describe_point
+from crawler.cli.options import case_option, json_option
 
 
 @click.command(name="ls")
-@click.option("--case", "case", metavar="ID", help="Only the captures of this case.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per capture, one per line.")
+@case_option("Only the captures of this case.")
+@json_option("One JSON object per capture, one per line.")
 @click.option(
     "--gone",
     is_flag=True,
@@ -67,9 +68,7 @@ def list_gone(archive: Any, case: str | None, as_json: bool) -> None:
 
 @click.command()
 @click.argument("capture_id", metavar="ID", type=int)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the capture and its custody log as JSON."
-)
+@json_option("Print the capture and its custody log as JSON.")
 @click.pass_context
 @friendly
 def show(ctx: click.Context, capture_id: int, as_json: bool) -> None:

@@ -1,18 +1,20 @@
-"""What every ``lastseen`` command shares: errors as one line, output, options, the archive."""
+"""What every ``lastseen`` command shares: errors as one line, output, the archive."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
-from archive import Archive, ArchiveConfig, ArchiveError
-from archive.exceptions import ConfigError
+from archive.exceptions import ArchiveError, ConfigError
 from crawler.exceptions import InputError, SetupError
+
+if TYPE_CHECKING:
+    from archive.seal.archive import Archive, ArchiveConfig
 
 FAILED_OUTCOMES = ("unreachable", "timeout")
 EXIT_UNREACHABLE = 3
@@ -42,19 +44,17 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def timeout_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--timeout S`` (``LASTSEEN_TIMEOUT``): every command that captures takes it alike."""
-    return click.option(
-        "--timeout", type=float, default=None, envvar="LASTSEEN_TIMEOUT", metavar="S", help=help
-    )
-
-
 def archive_config(ctx: click.Context) -> ArchiveConfig:
+    # Imported here: `lastseen verify` never opens an archive and must not pay for SQLAlchemy.
+    from archive.seal.archive import ArchiveConfig
+
     opts = ctx.find_root().params
     return ArchiveConfig.from_env(store=opts.get("store"), db=opts.get("db"))
 
 
 def open_archive(ctx: click.Context, create: bool = True) -> Archive:
+    from archive.seal.archive import Archive
+
     return Archive.open(archive_config(ctx), create=create)
 
 

@@ -10,6 +10,7 @@ from archive.catalog import watchlist
 from archive.catalog.timeline import explain, timeline
 from archive.times import rfc3339_or_none
 from crawler.cli.common import UserError, friendly, open_archive, print_json
+from crawler.cli.options import json_option
 from crawler.plan.seedfile import format_every
 
 
@@ -24,7 +25,7 @@ def describe_point(point: dict[str, Any] | None) -> str:
 
 @click.command()
 @click.argument("url")
-@click.option("--json", "as_json", is_flag=True, help="Print the time-line as one JSON object.")
+@json_option("Print the time-line as one JSON object.")
 @click.pass_context
 @friendly
 def history(ctx: click.Context, url: str, as_json: bool) -> None:

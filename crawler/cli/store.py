@@ -17,6 +17,7 @@ from crawler.cli.common import (
     out,
     print_json,
 )
+from crawler.cli.options import case_option, json_option
 
 NEEDS_S3 = "needs an S3 store: set LASTSEEN_STORE=s3://BUCKET/PREFIX (or --store)"
 
@@ -65,9 +66,7 @@ def init(ctx: click.Context) -> None:
 
 
 @store.command()
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object per file, then a total."
-)
+@json_option("Print one JSON object per file, then a total.")
 @click.pass_context
 @friendly
 def sync(ctx: click.Context, as_json: bool) -> None:
@@ -104,8 +103,8 @@ def sync(ctx: click.Context, as_json: bool) -> None:
 
 
 @store.command()
-@click.option("--case", "case", metavar="ID", help="Only the objects of this case.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@case_option("Only the objects of this case.")
+@json_option("Print the report as one JSON object.")
 @click.pass_context
 @friendly
 def verify(ctx: click.Context, case: str | None, as_json: bool) -> None:
@@ -136,7 +135,7 @@ def verify(ctx: click.Context, case: str | None, as_json: bool) -> None:
 
 @click.command()
 @click.argument("capture_id", metavar="ID", type=int, required=False)
-@click.option("--case", "case", metavar="CASE", help="Every capture of this case.")
+@case_option("Every capture of this case.", metavar="CASE")
 @click.pass_context
 @friendly
 def hold(ctx: click.Context, capture_id: int | None, case: str | None) -> None:
