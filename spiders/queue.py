@@ -1,11 +1,11 @@
 """Capture reported URLs as they arrive: a crawl that never ends, fed by the catalog's queue.
 
-The browser stays up for the whole crawl, so a report only pays for a fresh context, not for a
-browser start. ``start()`` polls the queue (``QUEUE_POLL_INTERVAL``) whenever the downloader has
-room, claims one report at a time, and yields its capture request; the pipeline seals it as for
-any crawl, and the sealed capture is linked to the report (and to its duplicates). Claimed reports
-carry a lease this worker renews while it captures them: if the worker dies, another one (or this
-one, restarted) takes them again once the lease has run out.
+The browser stays up for the whole crawl, so a capture request only pays for a fresh context, not
+for a browser start. ``start()`` polls the queue (``QUEUE_POLL_INTERVAL``) whenever the downloader
+has room, claims one capture request at a time, and yields its Scrapy request; the pipeline seals
+it as for any crawl, and the sealed capture is linked to the capture request (and to its
+duplicates). Claimed capture requests carry a lease this worker renews while it captures them: if
+the worker dies, another one (or this one, restarted) takes them again once the lease has run out.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import scrapy
 from scrapy import signals
 
 from archive import Archive, ArchiveConfig
-from archive.catalog import requests as reports
+from archive.catalog import requests as capture_requests
 from crawler.page.capturer import PageCapturer
 from crawler.page.config import CaptureConfig
 from crawler.page.environment import environment_record
@@ -31,7 +31,9 @@ from spiders.capture import capture_request
 
 logger = logging.getLogger(__name__)
 
-REPORT_KEY = "capture_report"
+# The capture request a Scrapy request answers. Its provenance key stays "report", the name the
+# WARCs sealed before capture requests were named so already carry.
+REQUEST_KEY = "capture_request"
 
 
 class QueueSpider(scrapy.Spider):
@@ -76,7 +78,7 @@ class QueueSpider(scrapy.Spider):
         self._heartbeat.cancel()
         # A graceful stop finishes the captures in flight; anything claimed but not captured
         # goes back to the queue now instead of waiting for its lease to run out.
-        reports.release(self.catalog, self.in_progress, self.worker_name)
+        capture_requests.release(self.catalog, self.in_progress, self.worker_name)
         self.archive.close()
 
     def _stop_claiming(self) -> None:
@@ -87,7 +89,11 @@ class QueueSpider(scrapy.Spider):
             await asyncio.sleep(self.lease / 4)
             try:
                 await asyncio.to_thread(
-                    reports.renew, self.catalog, set(self.in_progress), self.worker_name, self.lease
+                    capture_requests.renew,
+                    self.catalog,
+                    set(self.in_progress),
+                    self.worker_name,
+                    self.lease,
                 )
             except Exception as exc:  # the database is away for a moment: try again next time
                 logger.warning("could not renew leases: %s", exc)
@@ -100,7 +106,7 @@ class QueueSpider(scrapy.Spider):
                 continue
             try:
                 row = await asyncio.to_thread(
-                    reports.claim, self.catalog, self.worker_name, self.lease
+                    capture_requests.claim, self.catalog, self.worker_name, self.lease
                 )
             except Exception as exc:
                 logger.warning("could not read the queue: %s", exc)
@@ -109,7 +115,9 @@ class QueueSpider(scrapy.Spider):
                 await asyncio.sleep(self.poll_interval)
                 continue
             if self.stopping:  # claimed while the crawl was being stopped: hand it back
-                await asyncio.to_thread(reports.release, self.catalog, [row.id], self.worker_name)
+                await asyncio.to_thread(
+                    capture_requests.release, self.catalog, [row.id], self.worker_name
+                )
                 return
             self.in_progress.add(row.id)
             request = capture_request(
@@ -118,7 +126,7 @@ class QueueSpider(scrapy.Spider):
                 self.parse,
                 self.failed,
             )
-            request.meta[REPORT_KEY] = {
+            request.meta[REQUEST_KEY] = {
                 "id": row.id,
                 "reporter": row.reporter,
                 "requested_at": row.requested_at.isoformat(),
@@ -127,18 +135,18 @@ class QueueSpider(scrapy.Spider):
 
     async def parse(self, response: Any, **kwargs: Any) -> AsyncIterator[Any]:
         capture = await self.capturer.capture(response)
-        capture.provenance["report"] = response.meta[REPORT_KEY]
+        capture.provenance["report"] = response.meta[REQUEST_KEY]
         yield capture
 
     async def failed(self, failure: Any) -> AsyncIterator[Any]:
         capture = await self.capturer.capture_failure(failure)
-        capture.provenance["report"] = failure.request.meta[REPORT_KEY]
+        capture.provenance["report"] = failure.request.meta[REQUEST_KEY]
         yield capture
 
     async def _stored(self, item: Any, response: Any, spider: Any = None) -> None:
-        report_id = _report_id(response)
-        await asyncio.to_thread(reports.complete, self.catalog, report_id, item["id"])
-        self.in_progress.discard(report_id)
+        request_id = _request_id(response)
+        await asyncio.to_thread(capture_requests.complete, self.catalog, request_id, item["id"])
+        self.in_progress.discard(request_id)
 
     async def _not_stored(
         self, item: Any, response: Any, spider: Any = None, failure: Any = None
@@ -149,17 +157,17 @@ class QueueSpider(scrapy.Spider):
         await self._fail(response, "the capture failed", failure)
 
     async def _fail(self, response: Any, what: str, failure: Any) -> None:
-        report_id = _report_id(response)
-        if report_id is None:
+        request_id = _request_id(response)
+        if request_id is None:
             return
         error = failure.getErrorMessage() if failure is not None else "no reason given"
-        await asyncio.to_thread(reports.fail, self.catalog, report_id, f"{what}: {error}")
-        self.in_progress.discard(report_id)
+        await asyncio.to_thread(capture_requests.fail, self.catalog, request_id, f"{what}: {error}")
+        self.in_progress.discard(request_id)
 
 
-def _report_id(response: Any) -> Any:
-    """The report a callback's response, or an errback's failure, belongs to."""
+def _request_id(response: Any) -> Any:
+    """The capture request a callback's response, or an errback's failure, belongs to."""
     request = getattr(response, "request", None)
     meta = getattr(request, "meta", None) or getattr(response, "meta", {})
-    report = meta.get(REPORT_KEY)
-    return report["id"] if report else None
+    asked = meta.get(REQUEST_KEY)
+    return asked["id"] if asked else None

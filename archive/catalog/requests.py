@@ -1,13 +1,18 @@
-"""Reported URLs waiting for, or linked to, a capture: the on-demand service's durable queue.
+"""Capture requests: URLs reported to the on-demand service, waiting for or linked to a capture.
 
-A report is a row in the catalog, so an accepted request survives a restart of the service and
-any worker sharing the catalog can take it. A worker claims a report by setting it ``running``
-with a lease it keeps renewing; a report whose lease ran out (its worker died) is claimed again.
+A capture request is a row in the catalog, so an accepted request survives a restart of the
+service and any worker sharing the catalog can take it. A worker claims a request by setting it
+``running`` with a lease it keeps renewing; a request whose lease ran out (its worker died) is
+claimed again.
 
 The same URL reported again while it is queued or running, or soon after it was captured, is not
-captured twice: the new report is linked to the first one and shares its capture. Every report
+captured twice: the new request is linked to the first one and shares its capture. Every request
 is in the custody log twice: when it is accepted (``request``, by the reporter) and when it is
 linked to the capture that answers it (``report``, by the reporter, under that capture).
+
+Requests were called reports before; the table (``reports``), the custody action ``report`` and
+the ``report`` key of custody details keep that name, as catalogs and custody logs already
+recorded hold it (and the custody chain hashes it).
 """
 
 from __future__ import annotations
@@ -31,15 +36,15 @@ REFUSED = "refused"
 STATUSES = (QUEUED, RUNNING, STORED, FAILED, REFUSED)
 
 # Custody actions written here.
-REQUEST = "request"  # a report was accepted (or refused): who asked for what, when
-REPORT = "report"  # a report was linked to the capture that answers it
-REFUSE = "refuse"  # a report was refused (the URL points into a private network)
+REQUEST = "request"  # a request was accepted (or refused): who asked for what, when
+LINK = "report"  # a request was linked to the capture that answers it
+REFUSE = "refuse"  # a request was refused (the URL points into a private network)
 
-# A report whose worker died this many times while capturing it is given up as failed.
+# A request whose worker died this many times while capturing it is given up as failed.
 MAX_ATTEMPTS = 3
 
 
-class ReportRow(Base):
+class RequestRow(Base):
     __tablename__ = "reports"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -54,7 +59,7 @@ class ReportRow(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     worker: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # The report whose capture answers this one (a duplicate report); None for a primary one.
+    # The request whose capture answers this one (a duplicate request); None for a primary one.
     linked_to: Mapped[int | None] = mapped_column(Integer, index=True)
     capture_id: Mapped[int | None] = mapped_column(Integer, index=True)
     error: Mapped[str | None] = mapped_column(Text)
@@ -64,8 +69,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def report_summary(row: ReportRow) -> dict[str, Any]:
-    """A report as the API shows it (the capture's own fields are added by the caller)."""
+def request_summary(row: RequestRow) -> dict[str, Any]:
+    """A capture request as the API shows it (the capture's own fields are added by the caller)."""
     return {
         "id": row.id,
         "status": row.status,
@@ -82,12 +87,12 @@ def report_summary(row: ReportRow) -> dict[str, Any]:
     }
 
 
-def _link_entry(catalog: Catalog, session: Session, row: ReportRow, capture_id: int) -> None:
+def _link_entry(catalog: Catalog, session: Session, row: RequestRow, capture_id: int) -> None:
     custody.append(
         catalog,
         session,
         actor=row.reporter,
-        action=REPORT,
+        action=LINK,
         capture_id=capture_id,
         details={
             "report": row.id,
@@ -110,33 +115,33 @@ def submit(
     dedup_seconds: float = 0,
     refused: str | None = None,
     via: str = "api",
-) -> ReportRow:
-    """Accept a report (queued, or linked to the same URL's pending or recent capture).
+) -> RequestRow:
+    """Accept a capture request (queued, or linked to the same URL's pending or recent capture).
 
-    With ``refused`` (why), the report is recorded as refused and never captured.
+    With ``refused`` (why), the request is recorded as refused and never captured.
     """
     now = _now()
     with catalog.session() as s:
         # Serialises submissions with each other (PostgreSQL; SQLite holds its write lock
-        # already), so that two reports of one URL arriving together cannot both be primary.
+        # already), so that two requests for one URL arriving together cannot both be primary.
         catalog.lock_custody(s)
-        primary: ReportRow | None = None
+        primary: RequestRow | None = None
         if refused is None and dedup_seconds > 0:
             recent = now - timedelta(seconds=dedup_seconds)
             primary = s.scalars(
-                select(ReportRow)
+                select(RequestRow)
                 .where(
-                    ReportRow.url == url,
-                    ReportRow.linked_to.is_(None),
+                    RequestRow.url == url,
+                    RequestRow.linked_to.is_(None),
                     or_(
-                        ReportRow.status.in_([QUEUED, RUNNING]),
-                        (ReportRow.status == STORED) & (ReportRow.finished_at >= recent),
+                        RequestRow.status.in_([QUEUED, RUNNING]),
+                        (RequestRow.status == STORED) & (RequestRow.finished_at >= recent),
                     ),
                 )
-                .order_by(ReportRow.id.desc())
+                .order_by(RequestRow.id.desc())
                 .limit(1)
             ).first()
-        row = ReportRow(
+        row = RequestRow(
             url=url,
             case_id=case_id,
             note=note,
@@ -170,21 +175,21 @@ def submit(
         return row
 
 
-def claim(catalog: Catalog, worker: str, lease_seconds: float) -> ReportRow | None:
-    """Take the oldest report waiting for a capture (or abandoned by a dead worker), if any."""
+def claim(catalog: Catalog, worker: str, lease_seconds: float) -> RequestRow | None:
+    """Take the oldest request waiting for a capture (or abandoned by a dead worker), if any."""
     while True:
         now = _now()
         with catalog.session() as s:
             row = s.scalars(
-                select(ReportRow)
+                select(RequestRow)
                 .where(
-                    ReportRow.linked_to.is_(None),
+                    RequestRow.linked_to.is_(None),
                     or_(
-                        ReportRow.status == QUEUED,
-                        (ReportRow.status == RUNNING) & (ReportRow.lease_until < now),
+                        RequestRow.status == QUEUED,
+                        (RequestRow.status == RUNNING) & (RequestRow.lease_until < now),
                     ),
                 )
-                .order_by(ReportRow.id)
+                .order_by(RequestRow.id)
                 .limit(1)
                 # PostgreSQL: workers skip each other's rows instead of queueing on them.
                 # SQLite ignores it; its BEGIN IMMEDIATE already makes the claim exclusive.
@@ -209,51 +214,55 @@ def claim(catalog: Catalog, worker: str, lease_seconds: float) -> ReportRow | No
             return row
 
 
-def renew(catalog: Catalog, report_ids: Iterable[int], worker: str, lease_seconds: float) -> None:
-    """Keep the leases of the reports this worker is still capturing."""
-    ids = list(report_ids)
+def renew(catalog: Catalog, request_ids: Iterable[int], worker: str, lease_seconds: float) -> None:
+    """Keep the leases of the requests this worker is still capturing."""
+    ids = list(request_ids)
     if not ids:
         return
     with catalog.session() as s:
         s.execute(
-            update(ReportRow)
-            .where(ReportRow.id.in_(ids), ReportRow.worker == worker, ReportRow.status == RUNNING)
+            update(RequestRow)
+            .where(
+                RequestRow.id.in_(ids), RequestRow.worker == worker, RequestRow.status == RUNNING
+            )
             .values(lease_until=_now() + timedelta(seconds=lease_seconds))
         )
 
 
-def release(catalog: Catalog, report_ids: Iterable[int], worker: str) -> None:
-    """Put back reports a stopping worker did not capture, for the next worker to take."""
-    ids = list(report_ids)
+def release(catalog: Catalog, request_ids: Iterable[int], worker: str) -> None:
+    """Put back requests a stopping worker did not capture, for the next worker to take."""
+    ids = list(request_ids)
     if not ids:
         return
     with catalog.session() as s:
         s.execute(
-            update(ReportRow)
-            .where(ReportRow.id.in_(ids), ReportRow.worker == worker, ReportRow.status == RUNNING)
-            .values(status=QUEUED, lease_until=None, attempts=ReportRow.attempts - 1)
+            update(RequestRow)
+            .where(
+                RequestRow.id.in_(ids), RequestRow.worker == worker, RequestRow.status == RUNNING
+            )
+            .values(status=QUEUED, lease_until=None, attempts=RequestRow.attempts - 1)
         )
         _set_linked(s, ids, RUNNING, QUEUED)
 
 
-def _set_linked(session: Session, report_ids: list[int], old: str, new: str) -> None:
-    """Reports linked to these ones show the same status while they wait."""
+def _set_linked(session: Session, request_ids: list[int], old: str, new: str) -> None:
+    """Requests linked to these ones show the same status while they wait."""
     session.execute(
-        update(ReportRow)
-        .where(ReportRow.linked_to.in_(report_ids), ReportRow.status == old)
+        update(RequestRow)
+        .where(RequestRow.linked_to.in_(request_ids), RequestRow.status == old)
         .values(status=new)
     )
 
 
 def _finish(
     session: Session,
-    row: ReportRow,
+    row: RequestRow,
     status: str,
     capture_id: int | None = None,
     error: str | None = None,
-) -> list[ReportRow]:
+) -> list[RequestRow]:
     now = _now()
-    linked = list(session.scalars(select(ReportRow).where(ReportRow.linked_to == row.id)))
+    linked = list(session.scalars(select(RequestRow).where(RequestRow.linked_to == row.id)))
     for r in (row, *linked):
         r.status = status
         r.capture_id = capture_id
@@ -263,33 +272,33 @@ def _finish(
     return [row, *linked]
 
 
-def complete(catalog: Catalog, report_id: int, capture_id: int) -> None:
-    """The capture answering a report is sealed: link it and its duplicates to it."""
+def complete(catalog: Catalog, request_id: int, capture_id: int) -> None:
+    """The capture answering a request is sealed: link it and its duplicates to it."""
     with catalog.session() as s:
-        row = s.get(ReportRow, report_id)
+        row = s.get(RequestRow, request_id)
         if row is None:
             return
         for r in _finish(s, row, STORED, capture_id=capture_id):
             _link_entry(catalog, s, r, capture_id)
 
 
-def fail(catalog: Catalog, report_id: int, error: str) -> None:
-    """No capture could be sealed for a report (the failure is kept with the report)."""
+def fail(catalog: Catalog, request_id: int, error: str) -> None:
+    """No capture could be sealed for a request (the failure is kept with the request)."""
     with catalog.session() as s:
-        row = s.get(ReportRow, report_id)
+        row = s.get(RequestRow, request_id)
         if row is not None:
             _finish(s, row, FAILED, error=error)
 
 
-def get(catalog: Catalog, report_id: int) -> ReportRow | None:
+def get(catalog: Catalog, request_id: int) -> RequestRow | None:
     with catalog.session() as s:
-        return s.get(ReportRow, report_id)
+        return s.get(RequestRow, request_id)
 
 
-def listing(catalog: Catalog, case_id: str | None = None, limit: int = 500) -> list[ReportRow]:
-    """Reports, newest first."""
-    query = select(ReportRow).order_by(ReportRow.id.desc()).limit(limit)
+def listing(catalog: Catalog, case_id: str | None = None, limit: int = 500) -> list[RequestRow]:
+    """Capture requests, newest first."""
+    query = select(RequestRow).order_by(RequestRow.id.desc()).limit(limit)
     if case_id is not None:
-        query = query.where(ReportRow.case_id == case_id)
+        query = query.where(RequestRow.case_id == case_id)
     with catalog.session() as s:
         return list(s.scalars(query))

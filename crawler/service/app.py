@@ -1,8 +1,8 @@
 """The ASGI app of ``lastseen serve``: the capture API, its OpenAPI page, and the web UI.
 
-Handlers only read and write the catalog (reports in, captures and custody out); captures are
-made by the worker processes, which share the catalog and the store. Handlers are plain ``def``
-so that database and file work runs in the server's thread pool, off the event loop.
+Handlers only read and write the catalog (capture requests in, captures and custody out);
+captures are made by the worker processes, which share the catalog and the store. Handlers are
+plain ``def`` so that database and file work runs in the server's thread pool, off the event loop.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the handlers' annotations, and the
@@ -32,9 +32,9 @@ from starlette.concurrency import run_in_threadpool
 
 from archive import Archive
 from archive.catalog import custody
-from archive.catalog import requests as reports
+from archive.catalog import requests as capture_requests
 from archive.catalog.db import CaptureRow, capture_summary
-from archive.catalog.requests import ReportRow, report_summary
+from archive.catalog.requests import RequestRow, request_summary
 from crawler.exceptions import InputError
 from crawler.plan.seeds import check_url
 from crawler.service.auth import COOKIE, Tokens, bearer
@@ -219,10 +219,10 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
 
     # -- shared steps ----------------------------------------------------------------------
 
-    async def accept(report: ReportIn, reporter: str, via: str) -> ReportRow:
+    async def accept(report: ReportIn, reporter: str, via: str) -> RequestRow:
         refusal = await guard.refusal(report.url, fail_unresolved=False)
         return await _in_thread(
-            reports.submit,
+            capture_requests.submit,
             catalog,
             url=report.url,
             reporter=reporter,
@@ -233,29 +233,29 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
             via=via,
         )
 
-    def report_or_404(report_id: int) -> ReportRow:
-        row = reports.get(catalog, report_id)
+    def report_or_404(report_id: int) -> RequestRow:
+        row = capture_requests.get(catalog, report_id)
         if row is None:
             raise HTTPException(404, f"no capture request with id {report_id}")
         return row
 
-    def capture_of(row: ReportRow) -> CaptureRow | None:
+    def capture_of(row: RequestRow) -> CaptureRow | None:
         return catalog.get(row.capture_id) if row.capture_id is not None else None
 
-    def described(row: ReportRow) -> dict[str, Any]:
-        out = report_summary(row)
+    def described(row: RequestRow) -> dict[str, Any]:
+        out = request_summary(row)
         captured = capture_of(row)
         out["capture"] = capture_summary(captured) if captured is not None else None
         return out
 
-    def stored_capture(report_id: int) -> tuple[ReportRow, CaptureRow]:
+    def stored_capture(report_id: int) -> tuple[RequestRow, CaptureRow]:
         row = report_or_404(report_id)
         captured = capture_of(row)
         if captured is None:
             raise HTTPException(404, f"capture request {report_id} is {row.status}, not stored")
         return row, captured
 
-    def log_access(user: str, row: ReportRow, captured: CaptureRow, what: str, sha: str) -> None:
+    def log_access(user: str, row: RequestRow, captured: CaptureRow, what: str, sha: str) -> None:
         with catalog.session() as s:
             custody.append(
                 catalog,
@@ -322,7 +322,7 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
     )
     async def post_capture(report: ReportIn, user: ApiUser) -> Any:
         row = await accept(report, user, via="api")
-        if row.status == reports.REFUSED:
+        if row.status == capture_requests.REFUSED:
             return JSONResponse(
                 {"detail": f"URL refused: {row.error}", "id": row.id, "status": row.status},
                 status_code=422,
@@ -339,7 +339,7 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
         case: Annotated[str | None, Query(max_length=MAX_CASE)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
-        return {"captures": [described(r) for r in reports.listing(catalog, case, limit)]}
+        return {"captures": [described(r) for r in capture_requests.listing(catalog, case, limit)]}
 
     @app.get(
         "/api/captures/{report_id}",
@@ -412,7 +412,7 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def index(request: Request, user: UiUser, case: str | None = None) -> HTMLResponse:
-        rows = [described(r) for r in reports.listing(catalog, case or None, 200)]
+        rows = [described(r) for r in capture_requests.listing(catalog, case or None, 200)]
         return page(request, "index.html", user=user, rows=rows, case=case or "", form={})
 
     @app.post("/report", include_in_schema=False)
@@ -430,14 +430,16 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
             errors = [e["msg"].removeprefix("Value error, ") for e in exc.errors()]  # type: ignore[attr-defined]
             return await _form_error(request, user, form, "; ".join(errors))
         row = await accept(report, user, via="web")
-        if row.status == reports.REFUSED:
+        if row.status == capture_requests.REFUSED:
             return await _form_error(request, user, form, f"URL refused: {row.error}")
         return RedirectResponse(f"/captures/{row.id}", status_code=303)
 
     async def _form_error(
         request: Request, user: str, form: dict[str, str], error: str
     ) -> HTMLResponse:
-        rows = [described(r) for r in await _in_thread(reports.listing, catalog, None, 200)]
+        rows = [
+            described(r) for r in await _in_thread(capture_requests.listing, catalog, None, 200)
+        ]
         return page(
             request, "index.html", 422, user=user, rows=rows, case="", form=form, error=error
         )
@@ -455,7 +457,7 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
             request,
             "capture.html",
             user=user,
-            report=report_summary(row),
+            report=request_summary(row),
             capture=capture_summary(captured) if captured is not None else None,
             records=captured.records if captured is not None else {},
             files=[k for k in FILES if captured is not None and k in captured.records],
