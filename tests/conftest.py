@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -66,9 +67,11 @@ def db_url(request: pytest.FixtureRequest, store: Path) -> Iterator[str | None]:
         yield from _pg_database()
 
 
-def cli_env(store: Path, db: str | None = None, **extra: str) -> dict[str, str]:
+def cli_env(store: Path | None, db: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of every `lastseen` a test runs: none of the tester's own settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LASTSEEN_")}
-    env["LASTSEEN_STORE"] = str(store)
+    if store is not None:
+        env["LASTSEEN_STORE"] = str(store)
     env["LASTSEEN_OPERATOR"] = "test-operator"
     if db:
         env["LASTSEEN_DB"] = db
@@ -78,8 +81,12 @@ def cli_env(store: Path, db: str | None = None, **extra: str) -> dict[str, str]:
 
 def run_cli(
     *args: str, store: Path, db: str | None = None, timeout: float = 120, **env: str
-) -> Any:
-    """Run the installed ``lastseen`` command as a user would, from a shell."""
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``lastseen`` command as a user would, from a shell.
+
+    For what needs a process of its own: a crawl (Scrapy's reactor runs once per process), exit
+    codes of a real run, signals. Everything else goes through `invoke`, which is much cheaper.
+    """
     return subprocess.run(
         [LASTSEEN, *args],
         env=cli_env(store, db, **env),
@@ -88,3 +95,25 @@ def run_cli(
         timeout=timeout,
         cwd=store.parent,
     )
+
+
+def invoke(
+    *args: str, store: Path | None = None, db: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``lastseen`` in this process (click's CliRunner), with the environment and working
+    folder `run_cli` would give it; the result reads like `run_cli`'s. Without a store (verify,
+    keys), no LASTSEEN_STORE and the test's own working folder."""
+    from click.testing import CliRunner
+
+    from crawler.cli import main
+
+    wanted = cli_env(store, db, **env)
+    # CliRunner only overlays variables: unset what the real process would not inherit.
+    overlay: dict[str, str | None] = {k: None for k in os.environ if k not in wanted}
+    overlay.update(wanted)
+    with contextlib.chdir(store.parent if store is not None else os.getcwd()):
+        result = CliRunner(env=overlay).invoke(main, list(args), prog_name="lastseen")
+    stderr = result.stderr
+    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*result.exc_info))  # as Python would print
+    return subprocess.CompletedProcess([LASTSEEN, *args], result.exit_code, result.stdout, stderr)

@@ -31,7 +31,7 @@ from archive.bundle.verify import load_certificates, verify_bundle
 from archive.catalog import custody
 from demo.site import AdSite
 from tests.bundles import members, rezip
-from tests.conftest import BIN, ROOT, run_cli
+from tests.conftest import BIN, ROOT, invoke, run_cli
 from tests.tsa_fixtures import LocalTsa, tsa_server  # noqa: F401  (the `tsa` fixture)
 from tests.warcs import read_warc
 
@@ -65,7 +65,7 @@ def case(site: AdSite, tls_site: str, tmp_path_factory: pytest.TempPathFactory) 
     store = tmp_path_factory.mktemp("case") / "evidence"
     key = store.parent / "keys" / "signing-key.pem"
     env = {"LASTSEEN_SIGNING_KEY": str(key)}
-    proc = run_cli("keys", "init", store=store, **env)
+    proc = invoke("keys", "init", store=store, **env)
     assert proc.returncode == 0, proc.stderr
     captures = []
 
@@ -96,7 +96,7 @@ def case(site: AdSite, tls_site: str, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="session")
 def bundle(case: dict[str, Any], tsa: LocalTsa, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "case-1.zip"
-    proc = run_cli(
+    proc = invoke(
         "export", "--case", CASE, "--out", str(out), "--json",
         store=case["store"], LASTSEEN_TSA_URLS=tsa.url("/tsa"), **case["env"],
     )  # fmt: skip
@@ -127,13 +127,13 @@ def test_keys_init_writes_a_private_key_only_its_owner_can_read(case):
     key = case["key"]
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     before = key.read_bytes()
-    proc = run_cli("keys", "init", store=case["store"], **case["env"])
+    proc = invoke("keys", "init", store=case["store"], **case["env"])
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"Error: a signing key already exists at {key}; it was left as it is"
     ]
     assert key.read_bytes() == before
-    shown = run_cli("keys", "show", store=case["store"], **case["env"])
+    shown = invoke("keys", "show", store=case["store"], **case["env"])
     assert load_key(key).fingerprint in shown.stdout
     assert "BEGIN PUBLIC KEY" in shown.stdout
 
@@ -190,8 +190,7 @@ def test_lastseen_verify_passes_and_prints_one_line_per_check(bundle, tsa):
 
 
 def test_without_the_tsa_ca_verify_warns_that_the_tsa_was_not_checked(bundle):
-    proc = subprocess.run([str(BIN / "lastseen"), "verify", str(bundle)], capture_output=True,
-                          text=True)  # fmt: skip
+    proc = invoke("verify", str(bundle))
     assert proc.returncode == 0
     assert "WARN  timestamp  SHA256SUMS.tsr: the TSA's certificate was not checked" in proc.stdout
 
@@ -305,7 +304,7 @@ def test_custody_holds_these_captures_entries_only_and_ends_with_the_export(unzi
 
 def test_show_lists_the_export_access_of_a_capture(bundle, case):
     capture = case["captures"][0]
-    shown = json.loads(run_cli("show", str(capture["id"]), "--json", store=case["store"]).stdout)
+    shown = json.loads(invoke("show", str(capture["id"]), "--json", store=case["store"]).stdout)
     access = [e for e in shown["custody"] if e["action"] == "access"]
     assert access and access[0]["details"] == {
         "purpose": "export",
@@ -341,8 +340,7 @@ def test_swapped_screenshots_fail_verify_naming_both(bundle, case, tmp_path):
     shown = {c["screenshot_sha256"]: c["id"] for c in case["captures"] if c["screenshot_sha256"]}
     a, b = (f"captures/{i}/screenshot.png" for i in list(shown.values())[:2])
     target = rezip({**contents, a: contents[b], b: contents[a]}, tmp_path / "swap.zip")
-    proc = subprocess.run([str(BIN / "lastseen"), "verify", str(target)], capture_output=True,
-                          text=True)  # fmt: skip
+    proc = invoke("verify", str(target))
     assert proc.returncode == 1
     failed = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
     assert any(a in line and "sha256" in line for line in failed)
@@ -363,8 +361,7 @@ def test_a_flipped_byte_in_the_zip_file_itself_is_named(bundle, tmp_path):
     data[info.header_offset + 30 + len(info.filename) + info.compress_size // 2] ^= 0x40
     target = tmp_path / "raw.zip"
     target.write_bytes(bytes(data))
-    proc = subprocess.run([str(BIN / "lastseen"), "verify", str(target)], capture_output=True,
-                          text=True)  # fmt: skip
+    proc = invoke("verify", str(target))
     assert proc.returncode == 1
     assert "report.pdf" in proc.stdout.splitlines()[-1]
 
@@ -372,11 +369,9 @@ def test_a_flipped_byte_in_the_zip_file_itself_is_named(bundle, tmp_path):
 def test_verify_of_something_that_is_not_a_bundle_fails_cleanly(tmp_path, tsa):
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"not a zip")
-    proc = subprocess.run([str(BIN / "lastseen"), "verify", str(junk)], capture_output=True,
-                          text=True)  # fmt: skip
+    proc = invoke("verify", str(junk))
     assert proc.returncode == 1 and "not a readable ZIP file" in proc.stdout
-    proc = subprocess.run([str(BIN / "lastseen"), "verify", str(junk), "--tsa-ca", str(junk)],
-                          capture_output=True, text=True)  # fmt: skip
+    proc = invoke("verify", str(junk), "--tsa-ca", str(junk))
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
 
 
@@ -385,15 +380,13 @@ def test_verify_of_something_that_is_not_a_bundle_fails_cleanly(tmp_path, tsa):
 
 def test_without_a_tsa_the_export_works_and_says_no_trusted_timestamp(case, tmp_path):
     out = tmp_path / "plain.zip"
-    proc = run_cli("export", "--case", CASE, "--out", str(out), store=case["store"],
-                   **case["env"])  # fmt: skip
+    proc = invoke("export", "--case", CASE, "--out", str(out), store=case["store"], **case["env"])
     assert proc.returncode == 0, proc.stderr
     assert "no trusted timestamp was obtained" in proc.stdout
     contents = members(out)
     assert not any(n.endswith(".tsr") for n in contents)
     assert "No trusted timestamp was obtained for this bundle." in contents["report.html"].decode()
-    verified = subprocess.run([str(BIN / "lastseen"), "verify", str(out)], capture_output=True,
-                              text=True)  # fmt: skip
+    verified = invoke("verify", str(out))
     assert verified.returncode == 0
     assert "WARN  timestamp  SHA256SUMS: no trusted timestamp was obtained" in verified.stdout
 
@@ -401,8 +394,8 @@ def test_without_a_tsa_the_export_works_and_says_no_trusted_timestamp(case, tmp_
 def test_a_failing_tsa_is_reported_and_the_others_still_stamp(case, tsa, tmp_path):
     out = tmp_path / "mixed.zip"
     urls = f"{tsa.url('/broken')} {tsa.url('/tsa')}"
-    proc = run_cli("export", "--case", CASE, "--out", str(out), store=case["store"],
-                   LASTSEEN_TSA_URLS=urls, **case["env"])  # fmt: skip
+    proc = invoke("export", "--case", CASE, "--out", str(out), store=case["store"],
+                  LASTSEEN_TSA_URLS=urls, **case["env"])  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f"warning: no timestamp from {tsa.url('/broken')} answered HTTP 500" in proc.stderr
     contents = members(out)
@@ -419,8 +412,8 @@ def test_a_token_with_its_chain_out_of_der_order_is_kept_and_verifies(case, tsa,
     from rfc3161_client import decode_timestamp_response
 
     out = tmp_path / "chain.zip"
-    proc = run_cli("export", "--case", CASE, "--out", str(out), store=case["store"],
-                   LASTSEEN_TSA_URLS=tsa.url("/tsa-chain"), **case["env"])  # fmt: skip
+    proc = invoke("export", "--case", CASE, "--out", str(out), store=case["store"],
+                  LASTSEEN_TSA_URLS=tsa.url("/tsa-chain"), **case["env"])  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     token = members(out)["SHA256SUMS.tsr"]
     with pytest.raises(ValueError, match="InvalidSetOrdering"):
@@ -505,7 +498,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_and_logs_nothing(
         args += ["--out", str(tmp_path / "b.zip")]
     archive = Archive.open(ArchiveConfig(store=str(case["store"])), create=False)
     before = len(custody.entries(archive.catalog))
-    proc = run_cli("export", *args, store=case["store"], **{**case["env"], **env})
+    proc = invoke("export", *args, store=case["store"], **{**case["env"], **env})
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.zip"]
@@ -524,7 +517,7 @@ def test_a_stored_file_changed_since_capture_is_not_exported(case, tmp_path):
     data[-10] ^= 0x01
     stored.write_bytes(bytes(data))
     out = tmp_path / "out.zip"
-    proc = run_cli("export", "--case", CASE, "--out", str(out), store=store, **case["env"])
+    proc = invoke("export", "--case", CASE, "--out", str(out), store=store, **case["env"])
     assert proc.returncode == 1
     assert f"capture {capture['id']}: the stored file" in proc.stderr
     assert "is not the one sealed" in proc.stderr
@@ -533,13 +526,13 @@ def test_a_stored_file_changed_since_capture_is_not_exported(case, tmp_path):
 
 def test_export_works_with_a_postgresql_catalog(site, store, pg_url, tmp_path):
     key = tmp_path / "key.pem"
-    assert run_cli("keys", "init", store=store, LASTSEEN_SIGNING_KEY=str(key)).returncode == 0
+    assert invoke("keys", "init", store=store, LASTSEEN_SIGNING_KEY=str(key)).returncode == 0
     proc = run_cli("capture", site.url("/ad/2"), "--case", "PG-1", "--timeout", "8", store=store,
                    db=pg_url)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "pg.zip"
-    proc = run_cli("export", "--case", "PG-1", "--out", str(out), store=store, db=pg_url,
-                   LASTSEEN_SIGNING_KEY=str(key))  # fmt: skip
+    proc = invoke("export", "--case", "PG-1", "--out", str(out), store=store, db=pg_url,
+                  LASTSEEN_SIGNING_KEY=str(key))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert failing(out) == []
     entries = [json.loads(line) for line in members(out)["custody.jsonl"].splitlines()]

@@ -373,11 +373,15 @@ def test_sigterm_mid_run_stops_cleanly(site, store, tmp_path):
 
 
 def test_every_scheduling_option_is_documented():
+    import click
+
     from crawler.cli import main
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for name in ("crawl", "history", "ls"):
-        for param in main.commands[name].params:
+        command = main.get_command(click.Context(main), name)
+        assert command is not None, name
+        for param in command.params:
             if not getattr(param, "help", None) and param.param_type_name == "option":
                 pytest.fail(f"{name} {param.opts[0]} has no help")
             if param.param_type_name != "option":
