@@ -16,6 +16,7 @@ import click
 
 from archive import Archive
 from archive.catalog.runlock import RunLock
+from archive.job import Job
 from archive.store.local import LocalStore, open_store
 from archive.times import rfc3339, utc_now
 from crawler.browser import find_browser
@@ -122,7 +123,7 @@ def run_due(
 
 
 def _run(
-    specs: list[Any],
+    specs: list[Job],
     seeds_file: str,
     settings: Any,
     archive: Archive,
@@ -139,7 +140,7 @@ def _run(
         seeds_file,
         len(specs),
         len(jobs),
-        ", ".join(f"{j['url']} ({format_every(j['every'])})" for j in jobs) or "nothing",
+        ", ".join(f"{j.url} ({format_every(j.every)})" for j in jobs) or "nothing",
     )
 
     def show(summary: dict[str, Any]) -> None:

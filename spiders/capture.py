@@ -8,11 +8,11 @@ from typing import Any
 
 import scrapy
 
-from crawler.page.capturer import PageCapturer
+from archive.job import Job
+from crawler.page.capturer import JOB_KEY, PageCapturer
 from crawler.page.config import CaptureConfig
 from crawler.page.environment import environment_record
 from crawler.page.recorder import attach_recorder
-from crawler.plan.seeds import Seed
 
 _contexts = itertools.count(1)
 # By import path, so that requests stay serialisable (disk or Redis queues).
@@ -20,11 +20,11 @@ RECORDER_CALLBACK = f"{attach_recorder.__module__}.{attach_recorder.__name__}"
 
 
 def capture_request(
-    seed: Seed, config: CaptureConfig, callback: Any, errback: Any
+    job: Job, config: CaptureConfig, callback: Any, errback: Any
 ) -> scrapy.Request:
     """A request rendered by Chromium, recorded from its first byte, in a context of its own."""
     return scrapy.Request(
-        seed.url,
+        job.url,
         callback=callback,
         errback=errback,
         dont_filter=True,
@@ -40,9 +40,7 @@ def capture_request(
                 "wait_until": "commit",
                 "timeout": config.timeout * 1000,
             },
-            "capture_url": seed.url,
-            "capture_case": seed.case,
-            "capture_note": seed.note,
+            JOB_KEY: job,
         },
     )
 
@@ -50,7 +48,7 @@ def capture_request(
 class CaptureSpider(scrapy.Spider):
     name = "capture"
 
-    def __init__(self, seeds: list[Seed] | None = None, **kwargs: Any) -> None:
+    def __init__(self, seeds: list[Job] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.seeds = list(seeds or [])
 

@@ -23,10 +23,10 @@ from scrapy import signals
 
 from archive import Archive, ArchiveConfig
 from archive.catalog import requests as capture_requests
+from archive.job import Job
 from crawler.page.capturer import PageCapturer
 from crawler.page.config import CaptureConfig
 from crawler.page.environment import environment_record
-from crawler.plan.seeds import Seed
 from spiders.capture import capture_request
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class QueueSpider(scrapy.Spider):
                 return
             self.in_progress.add(row.id)
             request = capture_request(
-                Seed(url=row.url, case=row.case_id, note=row.note),
+                Job(url=row.url, case=row.case_id, note=row.note),
                 self.capturer.config,
                 self.parse,
                 self.failed,

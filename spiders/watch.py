@@ -13,16 +13,14 @@ from typing import Any
 
 import scrapy
 
-from crawler.page.capturer import PageCapturer
+from archive.job import Job
+from crawler.page.capturer import JOB_KEY, PageCapturer
 from crawler.page.config import CaptureConfig
 from crawler.page.environment import environment_record
 from crawler.plan.follow import matching_links
 from crawler.plan.robots import RobotsPolicy
 from crawler.plan.schedule import Schedule
-from crawler.plan.seeds import Seed
 from spiders.capture import capture_request
-
-WATCH_META = "watch_job"
 
 
 class WatchSpider(scrapy.Spider):
@@ -37,7 +35,7 @@ class WatchSpider(scrapy.Spider):
 
     def __init__(
         self,
-        seeds: list[dict[str, Any]] | None = None,
+        seeds: list[Job] | None = None,
         schedule: Schedule | None = None,
         **kwargs: Any,
     ) -> None:
@@ -47,7 +45,7 @@ class WatchSpider(scrapy.Spider):
         # URLs requested in this run: each is captured once per run, however often it is linked.
         self.requested: set[str] = set()
         # Captured pages waiting for the pipeline: url -> (job, outlinks).
-        self.pending: dict[str, tuple[dict[str, Any], list[str]]] = {}
+        self.pending: dict[str, tuple[Job, list[str]]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WatchSpider:
@@ -63,37 +61,33 @@ class WatchSpider(scrapy.Spider):
             if request is not None:
                 yield request
 
-    async def request_for(self, job: dict[str, Any]) -> scrapy.Request | None:
+    async def request_for(self, job: Job) -> scrapy.Request | None:
         """The capture request of a job, unless already requested or robots.txt is obeyed."""
-        if job["url"] in self.requested:
+        if job.url in self.requested:
             return None
-        self.requested.add(job["url"])
-        allowed, robots = await self.robots.decide(job["url"], job["obey_robots"])
+        self.requested.add(job.url)
+        allowed, robots = await self.robots.decide(job.url, job.obey_robots)
         if not allowed:
-            self.logger.info("not captured, robots.txt disallows it: %s", job["url"])
+            self.logger.info("not captured, robots.txt disallows it: %s", job.url)
             if self.schedule is not None:
-                self.schedule.tally.skipped.append(job["url"])
+                self.schedule.tally.skipped.append(job.url)
             return None
-        request = capture_request(
-            Seed(url=job["url"], case=job["case"]), self.capturer.config, self.parse, self.failed
-        )
-        request.meta.update(
-            {WATCH_META: job, "watch_robots": robots, "capture_print_of": job["print_of"]}
-        )
+        request = capture_request(job, self.capturer.config, self.parse, self.failed)
+        request.meta["watch_robots"] = robots
         return request
 
     def _provenance(self, meta: dict[str, Any]) -> dict[str, Any]:
-        job = meta[WATCH_META]
+        job: Job = meta[JOB_KEY]
         return {
             "schedule": {
-                "seed": job["seed"] or job["url"],
-                "found_on": job["found_on"],
-                "rule": job["rule"],
-                "reason": job["reason"],
-                "every_s": job["every"],
-                "depth_left": job["depth"],
-                "follow": job["follow"],
-                "tags": job["tags"],
+                "seed": job.site,
+                "found_on": job.found_on,
+                "rule": job.rule,
+                "reason": job.reason,
+                "every_s": job.every,
+                "depth_left": job.depth,
+                "follow": list(job.follow),
+                "tags": list(job.tags),
             },
             "robots": meta["watch_robots"],
         }
@@ -104,21 +98,21 @@ class WatchSpider(scrapy.Spider):
         robots = self.robots.resource(capture.requested_url)
         if robots is not None:
             capture.resources.append(robots)
-        job = response.meta[WATCH_META]
+        job = response.meta[JOB_KEY]
         self.pending[capture.requested_url] = (job, capture.provenance.get("outlinks") or [])
         yield capture
 
     async def failed(self, failure: Any) -> AsyncIterator[Any]:
         capture = await self.capturer.capture_failure(failure)
         capture.provenance.update(self._provenance(failure.request.meta))
-        self.pending[capture.requested_url] = (failure.request.meta[WATCH_META], [])
+        self.pending[capture.requested_url] = (failure.request.meta[JOB_KEY], [])
         yield capture
 
-    def links_to_follow(self, job: dict[str, Any], outlinks: list[str]) -> list[tuple[str, str]]:
-        if job["depth"] <= 0 or not job["follow"]:
+    def links_to_follow(self, job: Job, outlinks: list[str]) -> list[tuple[str, str]]:
+        if job.depth <= 0 or not job.follow:
             return []
         return [
             (link, rule)
-            for link, rule in matching_links(job["follow"], job["site"], outlinks)
+            for link, rule in matching_links(job.follow, job.site, outlinks)
             if link not in self.requested
         ]

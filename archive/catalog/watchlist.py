@@ -8,7 +8,6 @@ watched listing) inherit their seed's case, interval and follow rules.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,20 +15,7 @@ from sqlalchemy import JSON, Boolean, Integer, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.catalog.db import Base, UTCDateTime
-
-
-@dataclass(frozen=True)
-class WatchSpec:
-    """One seed as a seed file states it."""
-
-    url: str
-    every: int | None = None  # seconds between captures; None: every run
-    case: str | None = None
-    follow: tuple[str, ...] = ()
-    depth: int = 1
-    tags: tuple[str, ...] = ()
-    obey_robots: bool = False
-    line: int | None = field(default=None, compare=False)  # where the seed file states it
+from archive.job import Job
 
 
 class WatchRow(Base):
@@ -54,6 +40,29 @@ class WatchRow(Base):
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_capture_id: Mapped[int | None] = mapped_column(Integer)
 
+    def plan(self, job: Job) -> None:
+        """Take the job's case, schedule and follow rules."""
+        self.case_id = job.case
+        self.every_s = job.every
+        self.follow = list(job.follow)
+        self.depth = job.depth
+        self.tags = list(job.tags)
+        self.obey_robots = job.obey_robots
+
+    def job(self) -> Job:
+        """The watched URL as a job (why it is captured now is the scheduler's to say)."""
+        return Job(
+            url=self.url,
+            case=self.case_id,
+            every=self.every_s,
+            follow=tuple(self.follow),
+            depth=self.depth,
+            tags=tuple(self.tags),
+            obey_robots=self.obey_robots,
+            seed=self.seed_url,
+            found_on=self.found_on,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "url": self.url,
@@ -68,23 +77,18 @@ class WatchRow(Base):
         }
 
 
-def sync_seeds(session: Session, specs: Iterable[WatchSpec], now: datetime) -> list[WatchRow]:
+def sync_seeds(session: Session, seeds: Iterable[Job], now: datetime) -> list[WatchRow]:
     """Add new seeds (due at once) and apply edits of the seed file to known ones."""
     rows = []
-    for spec in specs:
-        row = session.scalars(select(WatchRow).where(WatchRow.url == spec.url)).first()
+    for seed in seeds:
+        row = session.scalars(select(WatchRow).where(WatchRow.url == seed.url)).first()
         if row is None:
-            row = WatchRow(url=spec.url, added_at=now, next_due_at=now)
+            row = WatchRow(url=seed.url, added_at=now, next_due_at=now)
             session.add(row)
-        elif row.every_s != spec.every or row.seed_url is not None or row.next_due_at is None:
+        elif row.every_s != seed.every or row.seed_url is not None or row.next_due_at is None:
             base = row.last_run_at or now
-            row.next_due_at = base + timedelta(seconds=spec.every) if spec.every else base
-        row.case_id = spec.case
-        row.every_s = spec.every
-        row.follow = list(spec.follow)
-        row.depth = spec.depth
-        row.tags = list(spec.tags)
-        row.obey_robots = spec.obey_robots
+            row.next_due_at = base + timedelta(seconds=seed.every) if seed.every else base
+        row.plan(seed)
         row.seed_url = None  # stated in the seed file: a seed, even if first found as a link
         rows.append(row)
     session.flush()
@@ -111,34 +115,25 @@ def known(session: Session, urls: Iterable[str]) -> set[str]:
 
 
 def discover(
-    session: Session,
-    url: str,
-    parent: WatchRow,
-    *,
-    capture_id: int | None,
-    now: datetime,
+    session: Session, found: Job, *, capture_id: int | None, now: datetime
 ) -> WatchRow | None:
-    """Start watching a link found on ``parent``; None if the URL is watched already."""
-    existing = session.scalars(select(WatchRow).where(WatchRow.url == url)).first()
+    """Start watching a link found on a watched page (``Job.found``); None if the URL is
+    watched already."""
+    existing = session.scalars(select(WatchRow).where(WatchRow.url == found.url)).first()
     if existing is not None:
         if existing.seed_url is not None and existing.next_due_at is None:
             existing.next_due_at = now  # a gone ad listed again: watch it again
             return existing
         return None
     row = WatchRow(
-        url=url,
-        case_id=parent.case_id,
-        every_s=parent.every_s,
-        follow=list(parent.follow),
-        depth=parent.depth - 1,
-        tags=list(parent.tags),
-        obey_robots=parent.obey_robots,
-        seed_url=parent.seed_url or parent.url,
-        found_on=parent.url,
+        url=found.url,
+        seed_url=found.seed,
+        found_on=found.found_on,
         found_in_capture_id=capture_id,
         added_at=now,
         next_due_at=now,
     )
+    row.plan(found)
     session.add(row)
     session.flush()
     return row

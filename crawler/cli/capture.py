@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from archive import Archive
+from archive.job import Job
 from crawler.browser import find_browser
 from crawler.cli.common import (
     EXIT_UNREACHABLE,
@@ -22,7 +23,7 @@ from crawler.cli.common import (
 )
 from crawler.cli.options import case_option, json_option, timeout_option
 from crawler.page.config import CaptureConfig
-from crawler.plan.seeds import Seed, check_url, read_seed_file
+from crawler.plan.seeds import check_url, read_seed_file
 from crawler.run import crawl_settings, run_crawl
 
 
@@ -76,7 +77,7 @@ def capture(
     as_json: bool,
 ) -> None:
     """Capture one URL now. Exit 0 when stored (a 404 too), 3 when the site was unreachable."""
-    seed = Seed(url=check_url(url), case=case, note=note)
+    seed = Job(url=check_url(url), case=case, note=note)
     result = _crawl(ctx, [seed], timeout, lambda summary: None)
     if not result.captures:
         raise click.ClickException(

@@ -24,12 +24,16 @@ from archive.capture import (
     Resource,
 )
 from archive.digest import sha256_hex
+from archive.job import Job, PrintOf
 from archive.times import rfc3339_or_none
 from crawler.middlewares.perhost import release as release_host
 from crawler.page.config import CaptureConfig
 from crawler.page.recorder import META_KEY, REFUSED, NetworkRecorder
 
 logger = logging.getLogger(__name__)
+
+# The request's meta key holding its Job: what to capture and why.
+JOB_KEY = "capture_job"
 
 # Scrolls by most of a viewport at a time until the page stops growing, within a time and a
 # height budget, so that lazily loaded images and "infinite" lists are loaded before the shot.
@@ -154,7 +158,7 @@ class PageCapturer:
         except Exception as exc:
             problems.append(f"screenshot: {exc}")
         phase("screenshot")
-        same_print = _same_print(meta.get("capture_print_of"), resources)
+        same_print = _same_print(meta[JOB_KEY].print_of, resources)
         if self.config.pdf and not same_print:
             try:
                 pdf = await page.pdf(print_background=True)
@@ -269,7 +273,8 @@ class PageCapturer:
         user_agent: str | None,
         browser: str | None,
     ) -> Capture:
-        requested = meta["capture_url"]
+        job: Job = meta[JOB_KEY]
+        requested = job.url
         hops = recorder.hops() if recorder else []
         exchanges = [recorder.exchange(h) for h in hops] if recorder else []
         main_frame = recorder.main_frame_id if recorder else None
@@ -320,8 +325,8 @@ class PageCapturer:
             "outcome": outcome,
             "started_at": rfc3339_or_none(started),
             "ended_at": rfc3339_or_none(ended),
-            "case": meta.get("capture_case"),
-            "note": meta.get("capture_note"),
+            "case": job.case,
+            "note": job.note,
             "software": environment.get("software"),
             "browser": environment.get("browser"),
             "operator": environment.get("operator"),
@@ -347,8 +352,8 @@ class PageCapturer:
             resources=resources,
             provenance=full_provenance,
             environment=environment,
-            case_id=meta.get("capture_case"),
-            note=meta.get("capture_note"),
+            case_id=job.case,
+            note=job.note,
         )
 
     async def _close(self, page: Any) -> None:
@@ -360,18 +365,18 @@ class PageCapturer:
             logger.debug("closing the capture's context failed: %s", exc)
 
 
-def _same_print(print_of: dict[str, Any] | None, resources: list[Resource]) -> str | None:
+def _same_print(print_of: PrintOf | None, resources: list[Resource]) -> str | None:
     """Why no PDF is printed: the rendered DOM is byte-identical to an earlier capture's.
 
     Chromium stamps each print with its creation time, so an unchanged page would otherwise store
     a new PDF on every scheduled recapture that differs from the last only by that date.
     """
     dom = next((res for res in resources if res.kind == "dom"), None)
-    if not print_of or dom is None or sha256_hex(dom.data) != print_of.get("dom_sha256"):
+    if print_of is None or dom is None or sha256_hex(dom.data) != print_of.dom_sha256:
         return None
     return (
-        f"rendered DOM identical (sha256:{print_of['dom_sha256']}) to capture "
-        f"{print_of['capture_id']}, whose PDF print stands for this one too"
+        f"rendered DOM identical (sha256:{print_of.dom_sha256}) to capture "
+        f"{print_of.capture_id}, whose PDF print stands for this one too"
     )
 
 

@@ -8,16 +8,18 @@ can share a catalog.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from archive.catalog import watchlist
 from archive.catalog.db import CaptureRow, Catalog
 from archive.catalog.timeline import GONE, ObservationRow
-from archive.catalog.watchlist import WatchRow, WatchSpec
+from archive.catalog.watchlist import WatchRow
+from archive.job import DUE, FOUND, Job, PrintOf
 from archive.times import rfc3339_or_none
 
 logger = logging.getLogger("lastseen.schedule")
@@ -50,31 +52,26 @@ class Schedule:
         self.run_started = run_started
         self.tally = Tally()
 
-    def due_jobs(self, specs: list[WatchSpec]) -> list[dict[str, Any]]:
-        """Apply the seed file to the watch list, then list what is due, as capture jobs."""
+    def due_jobs(self, seeds: list[Job]) -> list[Job]:
+        """Apply the seed file to the watch list, then list what is due."""
         with self.catalog.session() as s:
-            watchlist.sync_seeds(s, specs, self.run_started)
-            rows = watchlist.due(s, [spec.url for spec in specs], self.run_started)
-            return [self._job(s, row, reason="due") for row in rows]
+            watchlist.sync_seeds(s, seeds, self.run_started)
+            rows = watchlist.due(s, [seed.url for seed in seeds], self.run_started)
+            return [self._job(s, row, reason=DUE) for row in rows]
 
-    def _job(self, session: Any, row: WatchRow, reason: str, rule: str | None = None) -> dict:
+    def _job(self, session: Session, row: WatchRow, reason: str, rule: str | None = None) -> Job:
         last_print = session.scalars(
             select(CaptureRow)
             .where(CaptureRow.url == row.url, CaptureRow.pdf_sha256.is_not(None))
             .order_by(CaptureRow.captured_at.desc(), CaptureRow.id.desc())
             .limit(1)
         ).first()
-        return {
-            **row.as_dict(),
-            "site": row.seed_url or row.url,
-            "reason": reason,
-            "rule": rule,
-            "print_of": (
-                {"capture_id": last_print.id, "dom_sha256": last_print.dom_sha256}
-                if last_print is not None and last_print.dom_sha256
-                else None
-            ),
-        }
+        print_of = (
+            PrintOf(last_print.id, last_print.dom_sha256)
+            if last_print is not None and last_print.dom_sha256
+            else None
+        )
+        return replace(row.job(), reason=reason, rule=rule, print_of=print_of)
 
     def captured(self, url: str, capture_id: int) -> dict[str, Any]:
         """Book a sealed capture: its time-line verdict, and when the URL is due next."""
@@ -94,21 +91,20 @@ class Schedule:
         self.tally.count(watch)
         return watch
 
-    def discover(
-        self, parent: dict[str, Any], links: list[tuple[str, str]], capture_id: int
-    ) -> list[dict[str, Any]]:
+    def discover(self, parent: Job, links: list[tuple[str, str]], capture_id: int) -> list[Job]:
         """Watch the new links a rule matched on a captured page; they are captured now."""
         jobs = []
         with self.catalog.session() as s:
-            parent_row = watchlist.get(s, parent["url"])
+            parent_row = watchlist.get(s, parent.url)
             if parent_row is None:
                 return []
+            watched = parent_row.job()  # as the catalog has it now, like the links it finds
             for link, rule in links:
                 row = watchlist.discover(
-                    s, link, parent_row, capture_id=capture_id, now=self.run_started
+                    s, watched.found(link, rule), capture_id=capture_id, now=self.run_started
                 )
                 if row is not None:
-                    jobs.append(self._job(s, row, reason="found", rule=rule))
+                    jobs.append(self._job(s, row, reason=FOUND, rule=rule))
         if jobs:
-            logger.info("%d new link(s) on %s", len(jobs), parent["url"])
+            logger.info("%d new link(s) on %s", len(jobs), parent.url)
         return jobs

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from archive.catalog.watchlist import WatchSpec
+from archive.job import Job
 from crawler.exceptions import InputError
 from crawler.plan.seeds import check_url, plain_urls, read_text
 
@@ -77,13 +77,13 @@ def is_yaml(path: str | Path, text: str) -> bool:
     return False
 
 
-def read_watch_file(path: str | Path, case: str | None = None) -> list[WatchSpec]:
+def read_watch_file(path: str | Path, case: str | None = None) -> list[Job]:
     """Every seed of a YAML or plain seed file; ``case`` is the default for seeds without one."""
     text = read_text(path)
     if is_yaml(path, text):
         specs = parse_yaml(text, path)
         return [spec if spec.case or not case else replace(spec, case=case) for spec in specs]
-    return [WatchSpec(url=url, case=case, line=number) for number, url in plain_urls(text, path)]
+    return [Job(url=url, case=case, line=number) for number, url in plain_urls(text, path)]
 
 
 class _Error(Exception):
@@ -105,9 +105,9 @@ def _strings(node: yaml.Node, what: str) -> list[tuple[yaml.Node, str]]:
     return [(node, _scalar(node, what))]
 
 
-def _seed(node: yaml.Node) -> WatchSpec:
+def _seed(node: yaml.Node) -> Job:
     if isinstance(node, yaml.ScalarNode):  # "- https://..." : a seed with nothing but a URL
-        return WatchSpec(url=_url(node), line=node.start_mark.line + 1)
+        return Job(url=_url(node), line=node.start_mark.line + 1)
     if not isinstance(node, yaml.MappingNode):
         raise _Error(node, "each seed must be a URL or a mapping with url: ...")
     values: dict[str, yaml.Node] = {}
@@ -154,7 +154,7 @@ def _seed(node: yaml.Node) -> WatchSpec:
         if not robots.tag.endswith(":bool"):
             raise _Error(robots, f"obey_robots must be true or false, not {raw!r}")
         fields["obey_robots"] = raw.lower() in ("true", "yes", "on", "y")
-    return WatchSpec(**fields)
+    return Job(**fields)
 
 
 def _url(node: yaml.Node) -> str:
@@ -164,7 +164,7 @@ def _url(node: yaml.Node) -> str:
         raise _Error(node, str(exc)) from None
 
 
-def parse_yaml(text: str, path: str | Path = "<seeds>") -> list[WatchSpec]:
+def parse_yaml(text: str, path: str | Path = "<seeds>") -> list[Job]:
     """Check a YAML seed list; the first problem is an InputError naming its line."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -176,7 +176,7 @@ def parse_yaml(text: str, path: str | Path = "<seeds>") -> list[WatchSpec]:
         raise InputError(f"{path}: not valid YAML: {exc}") from None
     if root is None:
         raise InputError(f"seed file has no seeds: {path}")
-    specs: list[WatchSpec] = []
+    specs: list[Job] = []
     lines: dict[str, int] = {}
     try:
         if not isinstance(root, yaml.SequenceNode):

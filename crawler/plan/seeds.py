@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from archive.job import Job
 from crawler.exceptions import InputError
-
-
-@dataclass(frozen=True)
-class Seed:
-    url: str
-    case: str | None = None
-    note: str | None = None
 
 
 def check_url(value: str) -> str:
@@ -71,7 +64,7 @@ def plain_urls(text: str, path: str | Path) -> list[tuple[int, str]]:
     return urls
 
 
-def read_seed_file(path: str | Path, case: str | None = None) -> list[Seed]:
+def read_seed_file(path: str | Path, case: str | None = None) -> list[Job]:
     """One URL per line; blank lines and ``#`` comments are ignored. Errors name the line.
 
     A YAML seed file (``crawler.plan.seedfile``) is read too: its seeds' own cases come first.
@@ -80,5 +73,5 @@ def read_seed_file(path: str | Path, case: str | None = None) -> list[Seed]:
 
     text = read_text(path)
     if is_yaml(path, text):
-        return [Seed(url=spec.url, case=spec.case or case) for spec in parse_yaml(text, path)]
-    return [Seed(url=url, case=case) for _, url in plain_urls(text, path)]
+        return [Job(url=spec.url, case=spec.case or case) for spec in parse_yaml(text, path)]
+    return [Job(url=url, case=case) for _, url in plain_urls(text, path)]
