@@ -1,7 +1,7 @@
 """The capture core, end to end: the real CLI drives real Chromium against the fixture site.
 
 One crawl of the fixture pages (session fixture) is read back with warcio by many tests; the
-command-line contract (exit codes, JSON, bad input) is tested with separate runs.
+command-line contract (exit codes, JSON) is tested with separate runs, bad input in-process.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from demo.site import CP1252_PAGE, AdSite, png
-from tests.conftest import BIN, run_cli
+from tests.conftest import BIN, invoke, run_cli
 from tests.warcs import Rec, read_warc, responses
 
 SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -237,16 +237,16 @@ def test_an_error_page_is_evidence_too(crawl, path, status):
 
 def test_catalog_lists_and_shows_what_was_captured(crawl):
     store = crawl["store"]
-    proc = run_cli("ls", "--case", "FIX-1", "--json", store=store)
+    proc = invoke("ls", "--case", "FIX-1", "--json", store=store)
     assert proc.returncode == 0, proc.stderr
     listed = [json.loads(line) for line in proc.stdout.splitlines()]
     assert {c["id"] for c in listed} == {c["id"] for c in crawl["captures"].values()}
     capture = crawl["captures"]["/ad/2"]
-    shown = json.loads(run_cli("show", str(capture["id"]), "--json", store=store).stdout)
+    shown = json.loads(invoke("show", str(capture["id"]), "--json", store=store).stdout)
     assert shown["warc_sha256"] == capture["warc_sha256"]
     assert shown["custody"][0]["action"] == "capture"
     assert shown["custody"][0]["details"]["warc_sha256"] == capture["warc_sha256"]
-    human = run_cli("show", str(capture["id"]), store=store)
+    human = invoke("show", str(capture["id"]), store=store)
     assert capture["warc_sha256"] in human.stdout
 
 
@@ -295,7 +295,7 @@ def test_capture_json_has_the_promised_fields_on_both_catalogs(site, store, db_u
     assert out["case"] == "C-9" and out["note"] == "tip 17"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", out["captured_at"])
     assert Path(out["warc"]).is_file()
-    listed = run_cli("ls", "--json", store=store, db=db_url)
+    listed = invoke("ls", "--json", store=store, db=db_url)
     assert json.loads(listed.stdout.splitlines()[0])["warc_sha256"] == out["warc_sha256"]
 
 
@@ -340,7 +340,7 @@ def test_a_server_that_never_answers_is_recorded_as_a_timeout(site, store):
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(store, args, message):
-    proc = run_cli(*args, store=store)
+    proc = invoke(*args, store=store)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -351,16 +351,14 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(store, args, message
 def test_a_bad_line_in_a_seed_file_is_named_and_nothing_is_captured(store, site):
     seeds = store.parent / "seeds.txt"
     seeds.write_text(f"{site.url('/ad/1')}\n# fine\nwww.example.org/no-scheme\n")
-    proc = run_cli("crawl", str(seeds), store=store)
+    proc = invoke("crawl", str(seeds), store=store)
     assert proc.returncode == 2
     assert "line 3" in proc.stderr and "not a URL" in proc.stderr
     assert not store.exists()
 
 
 def test_a_missing_browser_is_a_clear_error(store, site):
-    proc = run_cli(
-        "capture", site.url("/ad/1"), store=store, LASTSEEN_BROWSER="/nonexistent/chrome"
-    )
+    proc = invoke("capture", site.url("/ad/1"), store=store, LASTSEEN_BROWSER="/nonexistent/chrome")
     assert proc.returncode == 1
     assert "LASTSEEN_BROWSER=/nonexistent/chrome is not an executable file" in proc.stderr
     assert not store.exists()
