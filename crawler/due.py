@@ -24,7 +24,7 @@ from crawler.cli.common import archive_config, describe, err, out, print_json
 from crawler.exceptions import SetupError
 from crawler.page.config import CaptureConfig
 from crawler.plan.schedule import Schedule
-from crawler.plan.seedfile import format_every, read_watch_file
+from crawler.plan.seeds import format_every, read_seed_file
 from crawler.run import crawl_settings, run_crawl
 
 logger = logging.getLogger("lastseen.crawl")
@@ -76,7 +76,7 @@ def run_due(
     settings: dict[str, Any],
 ) -> int:
     """One scheduled run; returns the exit code."""
-    specs = read_watch_file(seeds_file, case=case)  # bad input: exit 2 before anything exists
+    seeds = read_seed_file(seeds_file, case=case)  # bad input: exit 2 before anything exists
     find_browser()
     config = archive_config(ctx)
     log_path = Path(log_file).resolve() if log_file else default_log(config.store)
@@ -97,7 +97,7 @@ def run_due(
     lock = RunLock(archive.catalog)
     started = utc_now()
     totals: dict[str, Any] = {key: 0 for key in SUMMARY_KEYS}
-    totals.update({"due": 0, "skipped": 0, "seeds": len(specs), "started_at": rfc3339(started)})
+    totals.update({"due": 0, "skipped": 0, "seeds": len(seeds), "started_at": rfc3339(started)})
     try:
         if not lock.acquire():
             holder = lock.holder()
@@ -112,7 +112,7 @@ def run_due(
                 print_json({"summary": {**totals, "locked": True, "log": str(log_path)}})
             return 0
         try:
-            return _run(specs, seeds_file, crawler_settings, archive, started, totals, as_json,
+            return _run(seeds, seeds_file, crawler_settings, archive, started, totals, as_json,
                         log_path)  # fmt: skip
         finally:
             lock.release()
@@ -123,7 +123,7 @@ def run_due(
 
 
 def _run(
-    specs: list[Job],
+    seeds: list[Job],
     seeds_file: str,
     settings: Any,
     archive: Archive,
@@ -133,12 +133,12 @@ def _run(
     log_path: Path,
 ) -> int:
     schedule = Schedule(archive.catalog, started)
-    jobs = schedule.due_jobs(specs)
+    jobs = schedule.due_jobs(seeds)
     totals["due"] = len(jobs)
     logger.info(
         "run of %s: %d seed(s), %d due: %s",
         seeds_file,
-        len(specs),
+        len(seeds),
         len(jobs),
         ", ".join(f"{j.url} ({format_every(j.every)})" for j in jobs) or "nothing",
     )

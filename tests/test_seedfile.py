@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crawler.exceptions import InputError
-from crawler.plan.seedfile import format_every, parse_every, parse_yaml, read_watch_file
-from crawler.plan.seeds import read_seed_file
+from crawler.plan.seeds import format_every, parse_every, parse_yaml, read_seed_file
 
 GOOD = """\
 # watched for case BXL-2026-0412
@@ -26,7 +25,7 @@ GOOD = """\
 def test_a_yaml_seed_file_gives_each_seed_its_schedule_and_rules(tmp_path):
     path = tmp_path / "seeds.yaml"
     path.write_text(GOOD)
-    first, second, third = read_watch_file(path, case="DEFAULT")
+    first, second, third = read_seed_file(path, case="DEFAULT")
     assert first.url == "https://ads.example/transport/"
     assert first.every == 15 * 60
     assert first.case == "BXL-2026-0412"
@@ -40,7 +39,7 @@ def test_a_yaml_seed_file_gives_each_seed_its_schedule_and_rules(tmp_path):
 def test_the_plain_one_url_a_line_format_still_works(tmp_path):
     path = tmp_path / "seeds.txt"
     path.write_text("# comment\nhttps://a.example/1\n\nhttps://a.example/2\nhttps://a.example/1\n")
-    specs = read_watch_file(path, case="C-1")
+    specs = read_seed_file(path, case="C-1")
     assert [(s.url, s.every, s.case) for s in specs] == [
         ("https://a.example/1", None, "C-1"),
         ("https://a.example/2", None, "C-1"),
@@ -88,7 +87,7 @@ def test_an_empty_yaml_file_has_no_seeds(tmp_path):
     path = tmp_path / "empty.yaml"
     path.write_text("# nothing yet\n")
     with pytest.raises(InputError, match="has no seeds"):
-        read_watch_file(path)
+        read_seed_file(path)
 
 
 @pytest.mark.parametrize(
@@ -97,3 +96,20 @@ def test_an_empty_yaml_file_has_no_seeds(tmp_path):
 def test_intervals_read_as_seconds_and_print_back(text, seconds):
     assert parse_every(text) == seconds
     assert parse_every(format_every(seconds)) == seconds
+
+
+def test_one_reader_gives_jobs_that_name_their_line_in_either_format(tmp_path):
+    plain = tmp_path / "seeds.txt"
+    plain.write_text("# comment\nhttps://a.example/1\n\nhttps://a.example/2\n")
+    assert [(j.url, j.line) for j in read_seed_file(plain)] == [
+        ("https://a.example/1", 2),
+        ("https://a.example/2", 4),
+    ]
+    listed = tmp_path / "seeds.yaml"
+    listed.write_text(GOOD)
+    assert [j.line for j in read_seed_file(listed)] == [2, 9, 11]
+
+
+def test_a_seed_with_a_bad_url_and_a_bad_key_value_is_named_for_its_url(tmp_path):
+    with pytest.raises(InputError, match="line 1: only http and https"):
+        parse_yaml("- url: ftp://a.example/\n  every: soon\n", "watch.yaml")

@@ -11,7 +11,7 @@ from archive.catalog.timeline import explain, timeline
 from archive.times import rfc3339_or_none
 from crawler.cli.common import UserError, friendly, open_archive, print_json
 from crawler.cli.options import json_option
-from crawler.plan.seedfile import format_every
+from crawler.plan.seeds import format_every
 
 
 def describe_point(point: dict[str, Any] | None) -> str:
