@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from demo import ads, photos
+
 
 def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     """A solid-colour PNG, built by hand so the site needs no image files."""
@@ -246,6 +248,8 @@ class AdSite:
                     self.send(
                         200, png(32, 20, (30, 144, 255) if lazy else (255, 140, 0)), "image/png"
                     )
+                elif len(parts) == 2 and parts[0] in ("classified", "photo"):
+                    self.send(*fixture(parts[0], parts[1]))
                 elif path == "/broken":
                     # An ad whose photo host is down: the failed load is part of the evidence.
                     body = (
@@ -282,6 +286,15 @@ class AdSite:
                     self.send(404, b"<!doctype html><title>Not found</title><h1>Not found</h1>")
 
         return Handler
+
+
+def fixture(kind: str, name: str) -> tuple[int, bytes, str]:
+    """A fixture ad (``/classified/<slug>``) or one of its photos (``/photo/<name>.jpg``)."""
+    if kind == "classified" and (ad := ads.by_slug(name)) is not None:
+        return 200, ads.page(ad), "text/html; charset=utf-8"
+    if kind == "photo" and name.removesuffix(".jpg") in photos.PHOTOS:
+        return 200, photos.photo(name.removesuffix(".jpg")), "image/jpeg"
+    return 404, b"<!doctype html><title>Not found</title><h1>Not found</h1>", "text/html"
 
 
 def main() -> None:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from archive import Archive, ArchiveConfig, Capture
 from archive.catalog.db import capture_summary
+from archive.derive.alerts import AlertPolicy, describe, parse_kinds
+from archive.derive.extraction import derive_sealed
+from archive.derive.indicators import phone_regions
+
+logger = logging.getLogger(__name__)
 
 # At most this many earlier uploads are retried when a crawl ends (store sync does the rest).
 PUSH_AT_CLOSE = 100
@@ -15,10 +21,12 @@ PUSH_AT_CLOSE = 100
 class WarcPipeline:
     """Writing and hashing run in a thread so the browser's event loop keeps recording."""
 
-    def __init__(self, config: ArchiveConfig, stats: Any) -> None:
+    def __init__(self, config: ArchiveConfig, stats: Any, alerts: AlertPolicy) -> None:
         self.config = config
         self.stats = stats
         self.archive: Archive | None = None
+        self.alerts = alerts
+        self.regions = phone_regions()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> WarcPipeline:
@@ -29,7 +37,9 @@ class WarcPipeline:
             operator=settings.get("ARCHIVE_OPERATOR"),
             dedup=settings.getbool("ARCHIVE_DEDUP"),
         )
-        return cls(config, crawler.stats)
+        known = settings.get("ALERT_KNOWN")
+        alerts = AlertPolicy.from_env(known=parse_kinds(known) if known else None)
+        return cls(config, crawler.stats, alerts)
 
     def open_spider(self, spider: Any = None) -> None:
         self.archive = Archive.open(self.config)
@@ -48,6 +58,11 @@ class WarcPipeline:
             return item
         assert self.archive is not None
         row = await asyncio.to_thread(self.archive.seal, item)
+        # Identifiers and photo hashes, from the sealed records (issue 14); never fails a capture.
+        alerts = await asyncio.to_thread(
+            derive_sealed, self.archive, row, self.alerts, self.regions
+        )
+        self.stats.inc_value("indicators/failed" if alerts is None else "indicators/derived")
         self.stats.inc_value("capture/sealed")
         self.stats.inc_value(f"capture/outcome/{item.outcome}")
         self.stats.inc_value("capture/exchanges", len(item.exchanges))
@@ -55,4 +70,10 @@ class WarcPipeline:
         if self.archive.remote is not None:
             stored = row.warc_location.startswith("s3://")
             self.stats.inc_value("upload/stored" if stored else "upload/spooled")
-        return capture_summary(row)
+        summary = capture_summary(row)
+        if alerts:
+            self.stats.inc_value("indicators/alerts", len(alerts))
+            for alert in alerts:
+                logger.warning(describe(alert))
+            summary["alerts"] = alerts
+        return summary
