@@ -24,7 +24,7 @@ from archive.catalog.db import Catalog
 from archive.catalog.payloads import PayloadRow
 from archive.catalog.runlock import RunLock
 from demo.site import AdSite
-from tests.conftest import BIN, LASTSEEN, _pg_database, cli_env, run_cli
+from tests.conftest import BIN, LASTSEEN, _pg_database, cli_env, invoke, run_cli
 from tests.warcs import read_warc
 
 SEEDS = """\
@@ -229,7 +229,7 @@ def test_a_removed_ad_shows_as_gone_with_its_last_live_capture_kept(scenario):
     last_live = scenario["run2"]["captures"][gone_url]
     assert gone["http_status"] == 410 and gone["watch"]["state"] == "gone"
     assert gone["watch"]["next_due_at"] is None, "a vanished followed ad is not recaptured"
-    proc = run_cli("history", gone_url, "--json", store=store, db=db)
+    proc = invoke("history", gone_url, "--json", store=store, db=db)
     assert proc.returncode == 0, proc.stderr
     line = json.loads(proc.stdout)
     assert line["state"] == "gone"
@@ -239,17 +239,17 @@ def test_a_removed_ad_shows_as_gone_with_its_last_live_capture_kept(scenario):
     assert line["first_seen"]["capture_id"] == scenario["run1"]["captures"][gone_url]["id"]
     assert [o["state"] for o in line["observations"]] == ["live", "live", "gone"]
     # The last live capture is still there, and reads back as the page that was live.
-    shown = run_cli("show", str(last_live["id"]), "--json", store=store, db=db)
+    shown = invoke("show", str(last_live["id"]), "--json", store=store, db=db)
     assert shown.returncode == 0
     assert Path(json.loads(shown.stdout)["warc"]).is_file()
-    text = run_cli("history", gone_url, store=store, db=db).stdout
+    text = invoke("history", gone_url, store=store, db=db).stdout
     assert f"capture {gone['id']}  (HTTP 410)" in text
     assert "gone since" in text and "last seen live" in text
 
 
 def test_ls_gone_lists_vanished_ads_with_their_last_good_capture(scenario):
     store, db = scenario["store"], scenario["db"]
-    proc = run_cli("ls", "--gone", "--json", store=store, db=db)
+    proc = invoke("ls", "--gone", "--json", store=store, db=db)
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["url"] for line in lines] == [url(scenario, "/ad/2")]
@@ -258,7 +258,7 @@ def test_ls_gone_lists_vanished_ads_with_their_last_good_capture(scenario):
         == (scenario["run2"]["captures"][url(scenario, "/ad/2")]["id"])
     )
     assert lines[0]["case"] == "SCHED-1"
-    text = run_cli("ls", "--gone", store=store, db=db).stdout
+    text = invoke("ls", "--gone", store=store, db=db).stdout
     assert url(scenario, "/ad/2") in text and "HTTP 410" in text
 
 
@@ -297,7 +297,7 @@ def test_a_second_concurrent_run_exits_at_once_doing_nothing(site, store, db_url
             assert time.monotonic() < deadline
             time.sleep(0.1)
         started = time.monotonic()
-        second = run_cli("crawl", str(seeds), "--due", "--json", store=store, db=db_url)
+        second = invoke("crawl", str(seeds), "--due", "--json", store=store, db=db_url)
         took = time.monotonic() - started
         assert second.returncode == 0, second.stderr
         assert "another scheduled crawl is running" in second.stderr
@@ -307,7 +307,7 @@ def test_a_second_concurrent_run_exits_at_once_doing_nothing(site, store, db_url
     finally:
         out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
-    listed = run_cli("ls", "--json", store=store, db=db_url).stdout.splitlines()
+    listed = invoke("ls", "--json", store=store, db=db_url).stdout.splitlines()
     assert len(listed) == 2, "only the first run captured"
 
 
@@ -320,7 +320,7 @@ def test_the_lock_is_the_catalogs_and_is_released_when_a_run_ends(store, db_url,
         assert lock.acquire(), "the finished run released its lock"
         other = RunLock(catalog)
         assert not other.acquire()
-        proc = run_cli("crawl", str(seeds), "--due", store=store, db=db_url)
+        proc = invoke("crawl", str(seeds), "--due", store=store, db=db_url)
         assert proc.returncode == 0 and "nothing done" in proc.stderr
     finally:
         lock.release()
@@ -336,7 +336,7 @@ def test_an_invalid_seed_file_changes_nothing(site, store, tmp_path):
         f"- url: {site.url('/ad/1')}\n  every: 1s\n- url: {site.url('/ad/2')}\n  every: soon\n"
     )
     time.sleep(1.1)
-    proc = run_cli("crawl", str(seeds), "--due", store=store)
+    proc = invoke("crawl", str(seeds), "--due", store=store)
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith(
         "line 4: every must look like 30s, 15m, 6h or 1d, not 'soon'"
@@ -344,7 +344,7 @@ def test_an_invalid_seed_file_changes_nothing(site, store, tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
     assert {p: p.stat().st_mtime_ns for p in store.rglob("*")} == before
     fresh = tmp_path / "never-created"
-    assert run_cli("crawl", str(seeds), "--due", store=fresh).returncode == 2
+    assert invoke("crawl", str(seeds), "--due", store=fresh).returncode == 2
     assert not fresh.exists()
 
 
