@@ -156,7 +156,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, timeout: float
     """
     import uvicorn
 
-    from crawler.service.app import BodyLimit, create_app
+    from crawler.service.app import create_app
 
     config = ServiceConfig.from_env()
     if workers:
@@ -168,7 +168,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, timeout: float
     env["LASTSEEN_DB"] = archive.catalog.url
     env["LASTSEEN_OPERATOR"] = archive.config.operator
     pool = Workers(workers, ["--timeout", str(timeout)] if timeout else [], env)
-    app = BodyLimit(create_app(config, archive), config.max_body)
+    app = create_app(config, archive)
     server: Any = _server(
         uvicorn.Config(
             app,

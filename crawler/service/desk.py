@@ -1,0 +1,156 @@
+"""The service's front desk: capture requests in, captures and their sealed files out.
+
+Both the API and the web pages work through one ``Desk`` (``app.state.desk``, reached with the
+``DeskDep`` dependency): it checks and accepts a capture request, finds one or answers 404,
+describes it with its capture, and records every file it hands out in the custody log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
+
+from archive import Archive
+from archive.catalog import custody
+from archive.catalog import requests as capture_requests
+from archive.catalog.db import CaptureRow, capture_summary
+from archive.catalog.requests import RequestRow, request_summary
+from crawler.exceptions import InputError
+from crawler.plan.seeds import check_url
+from crawler.service.config import ServiceConfig
+
+MAX_URL = 2048
+MAX_CASE = 200
+MAX_NOTE = 2000
+
+# Files of a capture that can be downloaded, besides the WARC itself: WARC record -> media type.
+FILES = {"screenshot": "image/png", "pdf": "application/pdf", "dom": "text/html; charset=utf-8"}
+
+
+def _clean_text(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+        raise ValueError(f"{what} cannot contain control characters")
+    return value or None
+
+
+class ReportIn(BaseModel):
+    """A URL to capture now."""
+
+    # The class keeps the name of its OpenAPI schema, which clients of the API may have used.
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=MAX_URL, description="http or https URL to capture")
+    case: str | None = Field(default=None, max_length=MAX_CASE, description="Case number")
+    note: str | None = Field(default=None, max_length=MAX_NOTE, description="Why it matters")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            return check_url(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("case")
+    @classmethod
+    def _case(cls, value: str | None) -> str | None:
+        value = _clean_text(value, "case")
+        if value and "\n" in value:
+            raise ValueError("case must be one line")
+        return value
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, value: str | None) -> str | None:
+        return _clean_text(value, "note")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A capture request answered by a sealed capture."""
+
+    capture_request: RequestRow
+    capture: CaptureRow
+
+
+class Desk:
+    def __init__(self, archive: Archive, config: ServiceConfig) -> None:
+        self.archive = archive
+        self.catalog = archive.catalog
+        self.config = config
+        self.guard = config.guard
+
+    async def accept(self, asked: ReportIn, reporter: str, via: str) -> RequestRow:
+        """Queue a capture request, link it to the same URL's capture, or record it refused."""
+        refusal = await self.guard.refusal(asked.url, fail_unresolved=False)
+        row: RequestRow = await run_in_threadpool(
+            capture_requests.submit,
+            self.catalog,
+            url=asked.url,
+            reporter=reporter,
+            case_id=asked.case,
+            note=asked.note,
+            dedup_seconds=self.config.dedup_seconds,
+            refused=refusal,
+            via=via,
+        )
+        return row
+
+    def find(self, request_id: int) -> RequestRow:
+        row = capture_requests.get(self.catalog, request_id)
+        if row is None:
+            raise HTTPException(404, f"no capture request with id {request_id}")
+        return row
+
+    def capture_of(self, row: RequestRow) -> CaptureRow | None:
+        return self.catalog.get(row.capture_id) if row.capture_id is not None else None
+
+    def described(self, row: RequestRow) -> dict[str, Any]:
+        out = request_summary(row)
+        captured = self.capture_of(row)
+        out["capture"] = capture_summary(captured) if captured is not None else None
+        return out
+
+    def listing(self, case: str | None, limit: int) -> list[dict[str, Any]]:
+        """Capture requests with their captures, newest first."""
+        return [self.described(r) for r in capture_requests.listing(self.catalog, case, limit)]
+
+    def stored(self, request_id: int) -> Stored:
+        row = self.find(request_id)
+        captured = self.capture_of(row)
+        if captured is None:
+            raise HTTPException(404, f"capture request {request_id} is {row.status}, not stored")
+        return Stored(row, captured)
+
+    def log_access(self, user: str, stored: Stored, what: str, sha: str) -> None:
+        """A file of a sealed capture was handed out: who, which file, its SHA-256."""
+        with self.catalog.session() as s:
+            custody.append(
+                self.catalog,
+                s,
+                actor=user,
+                action=custody.ACCESS,
+                capture_id=stored.capture.id,
+                # "report": the key custody logs have always used for the capture request.
+                details={
+                    "file": what,
+                    "sha256": sha,
+                    "report": stored.capture_request.id,
+                    "via": "service",
+                },
+            )
+
+
+def desk(request: Request) -> Desk:
+    found: Desk = request.app.state.desk
+    return found
+
+
+DeskDep = Annotated[Desk, Depends(desk)]

@@ -1,0 +1,122 @@
+"""The web pages: sign in with a token, report a URL, watch its capture request, see the capture.
+
+Server-rendered from ``templates/`` (``app.state.templates``); the only script is
+``static/app.js``, which refreshes pending requests. Pages need the session cookie (``UiUser``);
+without it they answer with the login form.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from archive.catalog import custody
+from archive.catalog import requests as capture_requests
+from archive.catalog.db import capture_summary
+from archive.catalog.requests import request_summary
+from crawler.service.auth import COOKIE, UiUser
+from crawler.service.desk import FILES, MAX_URL, Desk, DeskDep, ReportIn
+
+# Pages are not part of the API's description.
+router = APIRouter(include_in_schema=False)
+LISTED = 200  # capture requests on the home page
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return page(request, "login.html", next=_local(next))
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    token: Annotated[str, Form(max_length=512)],
+    next: Annotated[str, Form(max_length=MAX_URL)] = "/",
+) -> Response:
+    if request.app.state.tokens.name_of(token.strip()) is None:
+        return page(request, "login.html", 401, next=_local(next), error="Wrong token.")
+    response = RedirectResponse(_local(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token.strip(),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/")
+def index(request: Request, user: UiUser, desk: DeskDep, case: str | None = None) -> HTMLResponse:
+    rows = desk.listing(case or None, LISTED)
+    return page(request, "index.html", user=user, rows=rows, case=case or "", form={})
+
+
+@router.post("/report")
+async def report_form(
+    request: Request,
+    user: UiUser,
+    desk: DeskDep,
+    url: Annotated[str, Form()],
+    case: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    form = {"url": url, "case": case, "note": note}
+    try:
+        report = ReportIn(url=url, case=case, note=note)
+    except ValueError as exc:
+        errors = [e["msg"].removeprefix("Value error, ") for e in exc.errors()]  # type: ignore[attr-defined]
+        return await _form_error(request, user, desk, form, "; ".join(errors))
+    row = await desk.accept(report, user, via="web")
+    if row.status == capture_requests.REFUSED:
+        return await _form_error(request, user, desk, form, f"URL refused: {row.error}")
+    return RedirectResponse(f"/captures/{row.id}", status_code=303)
+
+
+async def _form_error(
+    request: Request, user: str, desk: Desk, form: dict[str, str], error: str
+) -> HTMLResponse:
+    rows = await run_in_threadpool(desk.listing, None, LISTED)
+    return page(request, "index.html", 422, user=user, rows=rows, case="", form=form, error=error)
+
+
+@router.get("/captures/{report_id}")
+def capture_page(request: Request, report_id: int, user: UiUser, desk: DeskDep) -> HTMLResponse:
+    row = desk.find(report_id)
+    captured = desk.capture_of(row)
+    return page(
+        request,
+        "capture.html",
+        user=user,
+        capture_request=request_summary(row),
+        capture=capture_summary(captured) if captured is not None else None,
+        records=captured.records if captured is not None else {},
+        files=[k for k in FILES if captured is not None and k in captured.records],
+        custody=(
+            [e.as_dict() for e in custody.entries(desk.catalog, [captured.id])]
+            if captured is not None
+            else []
+        ),
+    )
+
+
+def _local(path: str) -> str:
+    """Only same-site paths after login: never an open redirect."""
+    # Browsers read "/\\host" like "//host", a link to another site.
+    return path if path.startswith("/") and not path.startswith(("//", "/\\")) else "/"
