@@ -30,7 +30,7 @@ from archive.catalog import custody
 from crawler.browser import find_browser, launch_args
 from demo.site import AdSite
 from tests.bundles import members, rezip
-from tests.conftest import BIN, ROOT, _pg_database, run_cli
+from tests.conftest import BIN, ROOT, _pg_database, invoke, run_cli
 from tests.pywb import pywb_serving
 from tests.service_fixtures import ALICE, TIPLINE, start_service
 from tests.tsa_fixtures import LocalTsa, tsa_server  # noqa: F401  (the `tsa` fixture)
@@ -56,8 +56,8 @@ def crawl_due(seeds: Path, store: Path, db: str | None) -> dict[str, dict[str, A
 
 
 def export(s: dict[str, Any], out: Path, *args: str, **env: str) -> Path:
-    proc = run_cli("export", "--case", CASE, "--out", str(out), "--json", *args,
-                   store=s["store"], db=s["db"], **s["env"], **env)  # fmt: skip
+    proc = invoke("export", "--case", CASE, "--out", str(out), "--json", *args,
+                  store=s["store"], db=s["db"], **s["env"], **env)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -74,7 +74,7 @@ def sched(
     env = {"LASTSEEN_SIGNING_KEY": str(root / "signing-key.pem")}
     s: dict[str, Any] = {"site": site, "store": store, "db": db, "env": env, "root": root}
     try:
-        assert run_cli("keys", "init", store=store, db=db, **env).returncode == 0
+        assert invoke("keys", "init", store=store, db=db, **env).returncode == 0
         proc = run_cli("capture", site.url("/ad/1"), "--case", OTHER, "--note", OTHER_NOTE,
                        "--json", "--timeout", "10", store=store, db=db)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
@@ -165,10 +165,7 @@ def test_the_scheduled_captures_hold_revisits_into_their_own_case_and_into_anoth
 
 
 def test_lastseen_verify_passes_and_checks_every_revisit(sched, tsa):
-    proc = subprocess.run(
-        [str(BIN / "lastseen"), "verify", str(sched["bundle"]), "--tsa-ca", str(tsa.ca_pem)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    proc = invoke("verify", str(sched["bundle"]), "--tsa-ca", str(tsa.ca_pem))
     assert proc.returncode == 0, proc.stdout
     lines = proc.stdout.splitlines()
     assert not [line for line in lines if line.startswith("FAIL")]
@@ -372,8 +369,7 @@ def test_dropping_the_referenced_warc_fails_verify_naming_it(sched, tsa, tmp_pat
         {**{n: d for n, d in contents.items() if n != member}, "SHA256SUMS": sums},
         tmp_path / "trimmed.zip",
     )
-    proc = subprocess.run([str(BIN / "lastseen"), "verify", str(trimmed)], capture_output=True,
-                          text=True)  # fmt: skip
+    proc = invoke("verify", str(trimmed))
     assert proc.returncode == 1
     assert f"FAIL  revisit    {member}: missing" in proc.stdout
     assert member in proc.stdout.splitlines()[-1]
@@ -451,8 +447,8 @@ def test_a_capture_exported_alone_carries_the_warcs_of_its_case_it_refers_to(sch
 
 def test_the_other_cases_bundle_shows_its_warc_was_read_without_naming_this_case(sched, tmp_path):
     out = tmp_path / "other.zip"
-    proc = run_cli("export", "--case", OTHER, "--out", str(out), store=sched["store"],
-                   db=sched["db"], **sched["env"])  # fmt: skip
+    proc = invoke("export", "--case", OTHER, "--out", str(out), store=sched["store"],
+                  db=sched["db"], **sched["env"])  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert verify_bundle(out).ok
     contents = members(out)
@@ -477,7 +473,7 @@ def test_service_custody_entries_read_plainly_and_another_cases_report_stays_out
 ):
     store = tmp_path / "evidence"
     env = {"LASTSEEN_SIGNING_KEY": str(tmp_path / "key.pem")}
-    assert run_cli("keys", "init", store=store, **env).returncode == 0
+    assert invoke("keys", "init", store=store, **env).returncode == 0
     service = start_service(store, None, LASTSEEN_ALLOW_PRIVATE="1")
     try:
         url = site.url("/ad/2")
@@ -491,7 +487,7 @@ def test_service_custody_entries_read_plainly_and_another_cases_report_stays_out
     finally:
         service.stop()
     out = tmp_path / "svc-1.zip"
-    proc = run_cli("export", "--case", "SVC-1", "--out", str(out), store=store, **env)
+    proc = invoke("export", "--case", "SVC-1", "--out", str(out), store=store, **env)
     assert proc.returncode == 0, proc.stderr
     assert verify_bundle(out).ok
     contents = members(out)
