@@ -20,6 +20,10 @@ OUTCOME_TIMEOUT = "timeout"
 OUTCOME_REFUSED = "refused"  # the URL guard refused to fetch it (a private-network address)
 OUTCOMES = (OUTCOME_OK, OUTCOME_HTTP_ERROR, OUTCOME_UNREACHABLE, OUTCOME_TIMEOUT, OUTCOME_REFUSED)
 
+# Provenance key of a capture with no PDF of its own because its rendered DOM is that of an
+# earlier capture, whose print stands for it: {"capture_id": int, "dom_sha256": hex}.
+PDF_PRINT_OF = "pdf_print_of"
+
 # How complete a recorded response body is.
 BODY_COMPLETE = "complete"  # every byte the server sent, content-encoding undone
 BODY_NONE = "none"  # the exchange has no body (redirect, 204, HEAD, 304)

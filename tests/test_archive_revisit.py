@@ -263,3 +263,13 @@ def test_pywb_replays_a_revisit_with_the_original_payload(store, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_the_capture_whose_print_stands_for_another_is_read_from_the_fact_or_the_old_sentence():
+    from archive.warc.revisits import print_of
+
+    assert print_of({"pdf_print_of": {"capture_id": 12, "dom_sha256": "ab"}}) == 12
+    # Captures sealed before the fact had a field of its own said it in a sentence only.
+    said = "rendered DOM identical (sha256:ab) to capture 7, whose PDF print stands for this one too"
+    assert print_of({"pdf_not_printed": said}) == 7
+    assert print_of({}) is None

@@ -175,6 +175,16 @@ def test_an_unchanged_page_is_not_printed_to_pdf_again(scenario):
     assert f"capture {first['id']}" in meta.json()["pdf_not_printed"]
 
 
+def test_the_print_standing_for_an_unchanged_page_is_stated_as_a_fact_not_only_in_words(scenario):
+    ad = scenario["run2"]["captures"][url(scenario, "/ad/1")]
+    first = scenario["run1"]["captures"][url(scenario, "/ad/1")]
+    (meta,) = [r for r in read_warc(ad["warc"]) if r.type == "metadata"]
+    assert meta.json()["pdf_print_of"] == {
+        "capture_id": first["id"],
+        "dom_sha256": first["dom_sha256"],
+    }
+
+
 def test_revisits_point_to_the_stored_original(scenario):
     ad = scenario["run2"]["captures"][url(scenario, "/ad/1")]
     # The first copy of each payload, wherever run 1 stored it (site.css: in whichever page

@@ -19,12 +19,15 @@ from typing import IO, Any, BinaryIO
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.capture import PDF_PRINT_OF
 from archive.catalog import payloads
 
 REVISIT = "revisit"
 _CHUNK = 1 << 20
-# crawler/capture.py: "rendered DOM identical (sha256:...) to capture 12, whose PDF print ..."
-_PRINT_OF = re.compile(r"\bto capture (\d+)\b")
+# Captures sealed before the print was a field of its own said it only in this sentence:
+# "rendered DOM identical (sha256:...) to capture 12, whose PDF print stands for this one too".
+# Sealed evidence is never rewritten, so their exports still read it.
+_SAID_PRINT_OF = re.compile(r"\bto capture (\d+)\b")
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,13 @@ def locate(session: Session, revisits: Iterable[Revisit]) -> dict[str, Origin]:
 
 def print_of(provenance: dict[str, Any]) -> int | None:
     """The capture whose PDF print stands for this one, when no PDF was printed because the
-    rendered page had not changed (``pdf_not_printed``, written by the crawler)."""
+    rendered page had not changed (``PDF_PRINT_OF``, written by the crawler)."""
+    stated = provenance.get(PDF_PRINT_OF)
+    if isinstance(stated, dict):
+        number = stated.get("capture_id")
+        return number if isinstance(number, int) else None
     said = provenance.get("pdf_not_printed")
-    match = _PRINT_OF.search(said) if isinstance(said, str) else None
+    match = _SAID_PRINT_OF.search(said) if isinstance(said, str) else None
     return int(match.group(1)) if match else None
 
 

@@ -20,6 +20,7 @@ from archive.capture import (
     OUTCOME_REFUSED,
     OUTCOME_TIMEOUT,
     OUTCOME_UNREACHABLE,
+    PDF_PRINT_OF,
     Capture,
     Resource,
 )
@@ -159,7 +160,7 @@ class PageCapturer:
             problems.append(f"screenshot: {exc}")
         phase("screenshot")
         same_print = _same_print(meta[JOB_KEY].print_of, resources)
-        if self.config.pdf and not same_print:
+        if self.config.pdf and same_print is None:
             try:
                 pdf = await page.pdf(print_background=True)
                 resources.append(Resource("pdf", "application/pdf", pdf))
@@ -183,7 +184,7 @@ class PageCapturer:
                 "outlinks": outlinks,
                 "problems": problems,
                 "timings_s": timings,
-                **({"pdf_not_printed": same_print} if same_print else {}),
+                **(_print_reused(same_print) if same_print is not None else {}),
             },
             user_agent=user_agent,
             browser=page.context.browser.version if page.context.browser else None,
@@ -365,8 +366,9 @@ class PageCapturer:
             logger.debug("closing the capture's context failed: %s", exc)
 
 
-def _same_print(print_of: PrintOf | None, resources: list[Resource]) -> str | None:
-    """Why no PDF is printed: the rendered DOM is byte-identical to an earlier capture's.
+def _same_print(print_of: PrintOf | None, resources: list[Resource]) -> PrintOf | None:
+    """The earlier capture whose PDF print stands for this one: its rendered DOM is
+    byte-identical to this capture's.
 
     Chromium stamps each print with its creation time, so an unchanged page would otherwise store
     a new PDF on every scheduled recapture that differs from the last only by that date.
@@ -374,10 +376,19 @@ def _same_print(print_of: PrintOf | None, resources: list[Resource]) -> str | No
     dom = next((res for res in resources if res.kind == "dom"), None)
     if print_of is None or dom is None or sha256_hex(dom.data) != print_of.dom_sha256:
         return None
-    return (
-        f"rendered DOM identical (sha256:{print_of.dom_sha256}) to capture "
-        f"{print_of.capture_id}, whose PDF print stands for this one too"
-    )
+    return print_of
+
+
+def _print_reused(print_of: PrintOf) -> dict[str, Any]:
+    """The provenance of a capture with no PDF of its own: the fact, and the sentence the
+    report quotes when the catalog cannot back the fact."""
+    return {
+        PDF_PRINT_OF: {"capture_id": print_of.capture_id, "dom_sha256": print_of.dom_sha256},
+        "pdf_not_printed": (
+            f"rendered DOM identical (sha256:{print_of.dom_sha256}) to capture "
+            f"{print_of.capture_id}, whose PDF print stands for this one too"
+        ),
+    }
 
 
 def _main_error(capture: Capture) -> str | None:
