@@ -134,15 +134,17 @@ class Service:
         assert reply.status == 202, reply.body
         return reply.json()
 
-    def wait(self, report_id: int, timeout: float = 60) -> dict[str, Any]:
-        """Poll until the report is no longer queued or running."""
+    def wait(self, request_id: int, timeout: float = 60) -> dict[str, Any]:
+        """Poll until the capture request is no longer queued or running."""
         deadline = time.monotonic() + timeout
         while True:
-            data = self.get(f"/api/captures/{report_id}").json()
+            data = self.get(f"/api/captures/{request_id}").json()
             if data["status"] not in PENDING:
                 return data
             if time.monotonic() > deadline:
-                raise AssertionError(f"report {report_id} still {data['status']}: {self.log}")
+                raise AssertionError(
+                    f"capture request {request_id} still {data['status']}: {self.log}"
+                )
             time.sleep(0.05)
 
     def chunked_post(self, path: str, body: bytes, token: str = ALICE) -> Reply:

@@ -136,7 +136,7 @@ def test_a_reported_url_is_stored_with_the_fields_of_lastseen_capture(
     assert chain[0].action == "request" and chain[0].actor == "alice"
 
 
-def test_reports_are_listed_by_case_newest_first(svc: Service, site: AdSite):
+def test_capture_requests_are_listed_by_case_newest_first(svc: Service, site: AdSite):
     first = svc.report(site.url("/ad/1"), case="LIST-1")
     second = svc.report(site.url("/ad/3"), case="LIST-1")
     svc.report(site.url("/ad/3"), case="LIST-2")
@@ -188,7 +188,7 @@ def test_an_unknown_id_is_404(svc: Service):
         (json.dumps({"url": "http://example.org/" + "a" * 2100}).encode(), "2048"),
     ],
 )
-def test_malformed_reports_are_refused_with_a_clear_422_and_nothing_is_queued(
+def test_malformed_capture_requests_are_refused_with_a_clear_422_and_nothing_is_queued(
     svc: Service, body: bytes, why: str
 ):
     before = svc.get("/api/captures").json()["captures"]

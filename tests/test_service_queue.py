@@ -1,4 +1,5 @@
-"""The service's queue is durable: killing `lastseen serve` with reports queued loses none."""
+"""The service's queue is durable: killing `lastseen serve` with capture requests queued loses
+none."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from tests.conftest import run_cli
 from tests.service_fixtures import start_service
 
 
-def test_a_service_killed_with_reports_queued_captures_them_all_after_a_restart(
+def test_a_service_killed_with_capture_requests_queued_captures_them_all_after_a_restart(
     site: AdSite, store: Path, db_url: str | None
 ):
     first = start_service(store, db_url, LASTSEEN_ALLOW_PRIVATE="1")
@@ -22,7 +23,7 @@ def test_a_service_killed_with_reports_queued_captures_them_all_after_a_restart(
 
     second = start_service(store, db_url, LASTSEEN_ALLOW_PRIVATE="1")
     try:
-        # A report whose capture was cut short is taken again when its lease runs out (20 s).
+        # A request whose capture was cut short is taken again when its lease runs out (20 s).
         done = [second.wait(i, timeout=120) for i in ids]
     finally:
         assert second.stop() == 0
@@ -32,4 +33,4 @@ def test_a_service_killed_with_reports_queued_captures_them_all_after_a_restart(
         json.loads(line)["url"]
         for line in run_cli("ls", "--json", store=store, db=db_url).stdout.splitlines()
     ]
-    assert sorted(captured) == sorted(urls), "each report captured exactly once"
+    assert sorted(captured) == sorted(urls), "each request captured exactly once"

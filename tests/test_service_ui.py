@@ -70,8 +70,8 @@ def test_a_url_reported_in_the_form_is_shown_with_screenshot_hashes_and_custody(
     # machine is shared with other browsers while tests run.
     assert time.monotonic() - started < 15
     assert page.evaluate("document.getElementById('screenshot').naturalWidth") == 1280
-    report_id = int(page.url.rsplit("/", 1)[1])
-    capture = svc.get(f"/api/captures/{report_id}").json()["capture"]
+    request_id = int(page.url.rsplit("/", 1)[1])
+    capture = svc.get(f"/api/captures/{request_id}").json()["capture"]
     expect(page.locator("#final-url")).to_have_text(site.url("/ad/3?ui"))
     expect(page.locator("#http-status")).to_have_text("200")
     expect(page.locator("#captured-at")).to_have_text(capture["captured_at"])
@@ -86,24 +86,24 @@ def test_a_url_reported_in_the_form_is_shown_with_screenshot_hashes_and_custody(
     expect(actions).to_have_text(["capture", "report", "access"])
     expect(page.locator("table.custody tr.action-access td.actor")).to_have_text("alice")
     expect(page.locator("a:text('WARC file')")).to_have_attribute(
-        "href", f"/api/captures/{report_id}/warc"
+        "href", f"/api/captures/{request_id}/warc"
     )
 
 
 def test_the_list_shows_status_changes_and_thumbnails_without_reloading(
     page, svc: Service, slow_site: Recorder
 ):
-    report_id = svc.report(slow_site.url("/slow"), case="UI-2")["id"]
+    request_id = svc.report(slow_site.url("/slow"), case="UI-2")["id"]
     page.goto(svc.url + "/")
     page.evaluate("window.__not_reloaded = true")
-    row = page.locator(f"tr[data-report='{report_id}']")
+    row = page.locator(f"tr[data-report='{request_id}']")
     assert row.locator(".status").inner_text() in ("queued", "running")
     expect(row.locator(".status")).to_have_text("stored", timeout=60_000)
     expect(row.locator("td.http")).to_have_text("200")
     thumb = row.locator("td.thumb img")
     expect(thumb).to_be_visible()
     page.wait_for_function(
-        f"document.querySelector(\"tr[data-report='{report_id}'] td.thumb img\").naturalWidth > 0"
+        f"document.querySelector(\"tr[data-report='{request_id}'] td.thumb img\").naturalWidth > 0"
     )
     assert page.evaluate("window.__not_reloaded") is True
 
