@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from archive.catalog.custody import verify_chain
-from tests.conftest import LASTSEEN, cli_env, run_cli
+from tests.conftest import LASTSEEN, cli_env, invoke
 from tests.warcs import read_warc
 
 
@@ -60,7 +60,7 @@ def test_a_graceful_stop_keeps_every_sealed_warc_valid_and_catalogued(site, stor
     assert proc.returncode != 0, "an interrupted crawl does not claim success"
     assert "interrupted" in err
     warcs = assert_store_is_sound(store)
-    listed = [json.loads(x) for x in run_cli("ls", "--json", store=store).stdout.splitlines()]
+    listed = [json.loads(x) for x in invoke("ls", "--json", store=store).stdout.splitlines()]
     assert first["id"] in {c["id"] for c in listed}
     assert {Path(c["warc"]) for c in listed} == set(warcs), "every sealed WARC is in the catalog"
     assert len(listed) < 12, "the crawl really was stopped before the end"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import invoke, run_cli
 from tests.s3_fixtures import HangingServer, SeaweedFS
 
 PAGES = ["/ad/1", "/ad/2", "/gone"]
@@ -29,6 +29,12 @@ def s3_env(endpoint_env: dict[str, str], bucket: str, spool: Path, **extra: str)
 
 
 def cli(tmp_path: Path, db: str | None, env: dict[str, str], *args: str) -> Any:
+    """`lastseen ARGS` in this process: the store commands need no process of their own."""
+    return invoke(*args, store=tmp_path / "unused", db=db, **env)
+
+
+def cli_process(tmp_path: Path, db: str | None, env: dict[str, str], *args: str) -> Any:
+    """`lastseen ARGS` as its own process: a capture or crawl (Scrapy runs once per process)."""
     return run_cli(*args, store=tmp_path / "unused", db=db, timeout=240, **env)
 
 
@@ -51,7 +57,9 @@ def test_a_capture_goes_to_a_locked_bucket_and_can_be_held_and_verified(
     again = cli(tmp_path, db_url, env, "store", "init")
     assert again.returncode == 0 and "exists: checking it" in again.stdout
 
-    proc = cli(tmp_path, db_url, env, "capture", site.url("/ad/3"), "--json", "--case", "S3-CLI")
+    proc = cli_process(
+        tmp_path, db_url, env, "capture", site.url("/ad/3"), "--json", "--case", "S3-CLI"
+    )
     assert proc.returncode == 0, proc.stderr
     capture = json.loads(proc.stdout)
     assert capture["warc"].startswith(f"s3://{bucket}/lastseen/warcs/")
@@ -136,7 +144,9 @@ def test_s3_down_during_a_crawl_loses_nothing(site, tmp_path, db_url):
         assert cli(tmp_path, db_url, env, "store", "init").returncode == 0
         server.stop()
 
-        proc = cli(tmp_path, db_url, env, "crawl", str(seeds_file(tmp_path, site)), "--json")
+        proc = cli_process(
+            tmp_path, db_url, env, "crawl", str(seeds_file(tmp_path, site)), "--json"
+        )
         assert proc.returncode == 0, proc.stderr
         captures = [json.loads(line) for line in proc.stdout.splitlines()]
         assert len(captures) == len(PAGES)
@@ -188,7 +198,7 @@ def test_a_hanging_store_does_not_hang_the_crawl(site, tmp_path):
         }
         env = s3_env(endpoint_env, "evidence", tmp_path / "spool", LASTSEEN_STORE_TIMEOUT="2")
         started = time.monotonic()
-        proc = cli(tmp_path, None, env, "crawl", str(seeds_file(tmp_path, site)), "--json")
+        proc = cli_process(tmp_path, None, env, "crawl", str(seeds_file(tmp_path, site)), "--json")
         elapsed = time.monotonic() - started
         assert proc.returncode == 0, proc.stderr
         captures = [json.loads(line) for line in proc.stdout.splitlines()]
