@@ -105,6 +105,23 @@ def _link_entry(catalog: Catalog, session: Session, row: RequestRow, capture_id:
     )
 
 
+def _answering(session: Session, url: str, recent: datetime) -> RequestRow | None:
+    """The primary request for this URL whose capture is pending or was sealed since ``recent``."""
+    return session.scalars(
+        select(RequestRow)
+        .where(
+            RequestRow.url == url,
+            RequestRow.linked_to.is_(None),
+            or_(
+                RequestRow.status.in_([QUEUED, RUNNING]),
+                (RequestRow.status == STORED) & (RequestRow.finished_at >= recent),
+            ),
+        )
+        .order_by(RequestRow.id.desc())
+        .limit(1)
+    ).first()
+
+
 def submit(
     catalog: Catalog,
     *,
@@ -125,22 +142,9 @@ def submit(
         # Serialises submissions with each other (PostgreSQL; SQLite holds its write lock
         # already), so that two requests for one URL arriving together cannot both be primary.
         catalog.lock_custody(s)
-        primary: RequestRow | None = None
+        primary = None
         if refused is None and dedup_seconds > 0:
-            recent = now - timedelta(seconds=dedup_seconds)
-            primary = s.scalars(
-                select(RequestRow)
-                .where(
-                    RequestRow.url == url,
-                    RequestRow.linked_to.is_(None),
-                    or_(
-                        RequestRow.status.in_([QUEUED, RUNNING]),
-                        (RequestRow.status == STORED) & (RequestRow.finished_at >= recent),
-                    ),
-                )
-                .order_by(RequestRow.id.desc())
-                .limit(1)
-            ).first()
+            primary = _answering(s, url, now - timedelta(seconds=dedup_seconds))
         row = RequestRow(
             url=url,
             case_id=case_id,
