@@ -162,9 +162,7 @@ def _run(
 
     code = 0
     if jobs:
-        from spiders.watch import WatchSpider
-
-        result = run_crawl(jobs, settings, show, spider_cls=WatchSpider, schedule=schedule)
+        result = run_crawl(jobs, settings, show, spider="watch", schedule=schedule)
         for problem in result.errors:
             logger.error("%s", problem)
             err.print(f"[red]error:[/] {problem}", soft_wrap=True)

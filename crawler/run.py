@@ -6,11 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from scrapy import Spider, signals
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
-
-from spiders.capture import CaptureSpider
 
 
 def crawl_settings(overrides: dict[str, Any] | None = None) -> Settings:
@@ -38,13 +36,14 @@ def run_crawl(
     seeds: list[Any],
     settings: Settings,
     on_capture: Callable[[dict[str, Any]], None] | None = None,
-    spider_cls: type[Spider] = CaptureSpider,
+    spider: str = "capture",
     **spider_kwargs: Any,
 ) -> CrawlResult:
-    """Capture every seed; blocks until done or interrupted (Ctrl-C, SIGTERM: graceful stop)."""
+    """Capture every seed with the spider of that name (``SPIDER_MODULES``: the crawler does not
+    import its spiders); blocks until done or interrupted (Ctrl-C, SIGTERM: graceful stop)."""
     result = CrawlResult()
     process = CrawlerProcess(settings)
-    crawler = process.create_crawler(spider_cls)
+    crawler = process.create_crawler(spider)
 
     def scraped(item: Any, **_: Any) -> None:
         result.captures.append(item)

@@ -16,18 +16,16 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Self
 
 import scrapy
 from scrapy import signals
+from scrapy.crawler import Crawler
 
-from archive import Archive, ArchiveConfig
+from archive import Archive, ArchiveConfig, Capture
 from archive.catalog import requests as capture_requests
 from archive.job import Job
-from crawler.page.capturer import PageCapturer
-from crawler.page.config import CaptureConfig
-from crawler.page.environment import environment_record
-from spiders.capture import capture_request
+from spiders.capturing import CapturingSpider
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +34,13 @@ logger = logging.getLogger(__name__)
 REQUEST_KEY = "capture_request"
 
 
-class QueueSpider(scrapy.Spider):
+class QueueSpider(CapturingSpider):
     name = "queue"
 
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> QueueSpider:
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        config = CaptureConfig.from_settings(settings)
-        spider.capturer = PageCapturer(config, environment_record(settings, config))
         spider.poll_interval = settings.getfloat("QUEUE_POLL_INTERVAL", 0.2)
         # Long enough to outlast a renewal that comes late on a busy machine.
         spider.lease = settings.getfloat("QUEUE_LEASE", 20.0)
@@ -120,12 +116,7 @@ class QueueSpider(scrapy.Spider):
                 )
                 return
             self.in_progress.add(row.id)
-            request = capture_request(
-                Job(url=row.url, case=row.case_id, note=row.note),
-                self.capturer.config,
-                self.parse,
-                self.failed,
-            )
+            request = self.capture_request(Job(url=row.url, case=row.case_id, note=row.note))
             request.meta[REQUEST_KEY] = {
                 "id": row.id,
                 "reporter": row.reporter,
@@ -133,15 +124,8 @@ class QueueSpider(scrapy.Spider):
             }
             yield request
 
-    async def parse(self, response: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        capture = await self.capturer.capture(response)
-        capture.provenance["report"] = response.meta[REQUEST_KEY]
-        yield capture
-
-    async def failed(self, failure: Any) -> AsyncIterator[Any]:
-        capture = await self.capturer.capture_failure(failure)
-        capture.provenance["report"] = failure.request.meta[REQUEST_KEY]
-        yield capture
+    def recorded(self, capture: Capture, meta: dict[str, Any], *, navigated: bool) -> None:
+        capture.provenance["report"] = meta[REQUEST_KEY]
 
     async def _stored(self, item: Any, response: Any, spider: Any = None) -> None:
         request_id = _request_id(response)

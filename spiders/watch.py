@@ -1,29 +1,29 @@
 """Scheduled captures of a watch list: due pages first, then the new links their rules match.
 
-Each page is captured like an on-demand capture (``capture_request``); what differs is around
-it: robots.txt is checked and recorded, the schedule (seed, rule, depth, case) goes into the
-provenance, and once a page is sealed the ``SchedulePipeline`` books it and hands back the
-new links to capture in the same run.
+Each page is captured like an on-demand capture; what differs is around it: robots.txt is
+checked and recorded, the schedule (seed, rule, depth, case) goes into the provenance, and once a
+page is sealed the ``SchedulePipeline`` books it and hands back the new links to capture in the
+same run.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Self
 
 import scrapy
+from scrapy.crawler import Crawler
 
+from archive.capture import Capture
 from archive.job import Job
-from crawler.page.capturer import JOB_KEY, PageCapturer
-from crawler.page.config import CaptureConfig
-from crawler.page.environment import environment_record
+from crawler.page.capturer import JOB_KEY
 from crawler.plan.follow import matching_links
 from crawler.plan.robots import RobotsPolicy
 from crawler.plan.schedule import Schedule
-from spiders.capture import capture_request
+from spiders.capturing import CapturingSpider
 
 
-class WatchSpider(scrapy.Spider):
+class WatchSpider(CapturingSpider):
     name = "watch"
     custom_settings = {
         "ARCHIVE_DEDUP": True,
@@ -48,10 +48,8 @@ class WatchSpider(scrapy.Spider):
         self.pending: dict[str, tuple[Job, list[str]]] = {}
 
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WatchSpider:
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        config = CaptureConfig.from_settings(crawler.settings)
-        spider.capturer = PageCapturer(config, environment_record(crawler.settings, config))
         spider.robots = RobotsPolicy(crawler)
         return spider
 
@@ -72,41 +70,34 @@ class WatchSpider(scrapy.Spider):
             if self.schedule is not None:
                 self.schedule.tally.skipped.append(job.url)
             return None
-        request = capture_request(job, self.capturer.config, self.parse, self.failed)
+        request = self.capture_request(job)
         request.meta["watch_robots"] = robots
         return request
 
-    def _provenance(self, meta: dict[str, Any]) -> dict[str, Any]:
+    def recorded(self, capture: Capture, meta: dict[str, Any], *, navigated: bool) -> None:
         job: Job = meta[JOB_KEY]
-        return {
-            "schedule": {
-                "seed": job.site,
-                "found_on": job.found_on,
-                "rule": job.rule,
-                "reason": job.reason,
-                "every_s": job.every,
-                "depth_left": job.depth,
-                "follow": list(job.follow),
-                "tags": list(job.tags),
-            },
-            "robots": meta["watch_robots"],
-        }
-
-    async def parse(self, response: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        capture = await self.capturer.capture(response)
-        capture.provenance.update(self._provenance(response.meta))
-        robots = self.robots.resource(capture.requested_url)
-        if robots is not None:
-            capture.resources.append(robots)
-        job = response.meta[JOB_KEY]
-        self.pending[capture.requested_url] = (job, capture.provenance.get("outlinks") or [])
-        yield capture
-
-    async def failed(self, failure: Any) -> AsyncIterator[Any]:
-        capture = await self.capturer.capture_failure(failure)
-        capture.provenance.update(self._provenance(failure.request.meta))
-        self.pending[capture.requested_url] = (failure.request.meta[JOB_KEY], [])
-        yield capture
+        capture.provenance.update(
+            {
+                "schedule": {
+                    "seed": job.site,
+                    "found_on": job.found_on,
+                    "rule": job.rule,
+                    "reason": job.reason,
+                    "every_s": job.every,
+                    "depth_left": job.depth,
+                    "follow": list(job.follow),
+                    "tags": list(job.tags),
+                },
+                "robots": meta["watch_robots"],
+            }
+        )
+        outlinks: list[str] = []
+        if navigated:
+            robots = self.robots.resource(capture.requested_url)
+            if robots is not None:
+                capture.resources.append(robots)
+            outlinks = capture.provenance.get("outlinks") or []
+        self.pending[capture.requested_url] = (job, outlinks)
 
     def links_to_follow(self, job: Job, outlinks: list[str]) -> list[tuple[str, str]]:
         if job.depth <= 0 or not job.follow:

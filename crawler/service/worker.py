@@ -11,7 +11,6 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 
 from crawler.run import crawl_settings
-from spiders.queue import QueueSpider
 
 
 def worker_settings(overrides: dict[str, Any]) -> Any:
@@ -27,5 +26,5 @@ def worker_settings(overrides: dict[str, Any]) -> Any:
 def run_worker(overrides: dict[str, Any]) -> None:
     """Capture reports until stopped (SIGINT/SIGTERM: finish the captures in flight)."""
     process = CrawlerProcess(worker_settings(overrides))
-    process.crawl(QueueSpider)
+    process.crawl("queue")  # by name, from SPIDER_MODULES: the crawler never imports spiders
     process.start()
