@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import subprocess
 import sys
+import threading
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -29,6 +31,27 @@ def site() -> Iterator[AdSite]:
     """The ad site, served from the test process on a free loopback port."""
     server = AdSite(ads=3).start()
     yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, bytes]]:
+    """The ad site behind TLS with a self-signed certificate (loopback only): an ad's URL and
+    the certificate (PEM)."""
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = AdSite(ads=1)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server.server.socket = ctx.wrap_socket(server.server.socket, server_side=True)
+    threading.Thread(target=server.server.serve_forever, daemon=True).start()
+    yield f"https://localhost:{server.port}/ad/1", cert.read_bytes()
     server.stop()
 
 

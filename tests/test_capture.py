@@ -13,6 +13,7 @@ import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,21 +22,25 @@ from tests.conftest import BIN, invoke, run_cli
 from tests.warcs import Rec, read_warc, responses
 
 SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
-WARC_NAME = re.compile(r"^lastseen-\d{20}-\d{5}-127\.0\.0\.1\.warc\.gz$")
+WARC_NAME = r"^lastseen-\d{{20}}-\d{{5}}-{host}\.warc\.gz$"
 
 
 @pytest.fixture(scope="session")
-def crawl(site: AdSite, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """`lastseen crawl --json` over the fixture pages; results keyed by requested path."""
+def crawl(
+    site: AdSite, tls_site: tuple[str, bytes], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """`lastseen crawl --json` over the fixture pages and the TLS site's ad; results keyed by
+    requested path (the TLS ad by its URL)."""
     store = tmp_path_factory.mktemp("crawl") / "evidence"
     paths = ["/redirect/1", "/ad/2", "/", "/cp1252", "/never-idle", "/missing", "/gone", "/broken"]
     seeds = store.parent / "seeds.txt"
-    seeds.write_text("# fixture pages\n\n" + "\n".join(site.url(p) for p in paths) + "\n")
+    urls = [site.url(p) for p in paths] + [tls_site[0]]
+    seeds.write_text("# fixture pages\n\n" + "\n".join(urls) + "\n")
     proc = run_cli("crawl", str(seeds), "--json", "--case", "FIX-1", "--timeout", "8", store=store)
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     by_path = {line["url"].replace(site.url(""), ""): line for line in lines}
-    assert sorted(by_path) == sorted(paths)
+    assert sorted(by_path) == sorted(paths + [tls_site[0]])
     return {"store": store, "captures": by_path, "site": site}
 
 
@@ -141,7 +146,8 @@ def test_files_are_named_and_hashed_as_promised(crawl):
 
     for capture in crawl["captures"].values():
         path = Path(capture["warc"])
-        assert path.is_absolute() and WARC_NAME.match(path.name), path.name
+        host = re.escape(urlsplit(capture["url"]).hostname or "")
+        assert path.is_absolute() and re.match(WARC_NAME.format(host=host), path.name), path.name
         assert hashlib.sha256(path.read_bytes()).hexdigest() == capture["warc_sha256"]
         assert path.stat().st_mode & 0o222 == 0, "a sealed evidence file must be read-only"
 
@@ -364,11 +370,9 @@ def test_a_missing_browser_is_a_clear_error(store, site):
     assert not store.exists()
 
 
-def test_https_pages_record_tls_protocol_and_certificate_chain(tls_site, store):
+def test_https_pages_record_tls_protocol_and_certificate_chain(crawl, tls_site):
     url, cert_pem = tls_site
-    proc = run_cli("capture", url, "--json", store=store)
-    assert proc.returncode == 0, proc.stderr
-    recs = read_warc(json.loads(proc.stdout)["warc"])
+    recs = read_warc(crawl["captures"][url]["warc"])
     page = responses(recs, url)[0]
     protocols = page.headers["warc-protocol"]
     assert "http/1.1" in protocols and any(p.startswith("tls/1.") for p in protocols)
@@ -377,45 +381,6 @@ def test_https_pages_record_tls_protocol_and_certificate_chain(tls_site, store):
     assert der in base64.b64decode("".join(chain.payload.decode().strip().splitlines()[1:-1]))
     tls = provenance(recs)["tls"]
     assert tls["subject"] == "localhost" and tls["protocol"].startswith("TLS")
-
-
-@pytest.fixture
-def tls_site(tmp_path: Path):
-    """The ad site behind TLS with a self-signed certificate (loopback only)."""
-    import ssl
-    import threading
-
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    server = AdSite(ads=1)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    server.server.socket = ctx.wrap_socket(server.server.socket, server_side=True)
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-    thread.start()
-    yield f"https://localhost:{server.port}/ad/1", cert.read_bytes()
-    server.stop()
 
 
 def test_gzip_listing_is_stored_decoded(crawl):

@@ -12,12 +12,9 @@ import json
 import os
 import re
 import shutil
-import ssl
 import stat
 import subprocess
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,27 +37,9 @@ SEALS = ("SHA256SUMS", "SHA256SUMS.sig", "SHA256SUMS.tsr")
 
 
 @pytest.fixture(scope="session")
-def tls_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The ad site behind TLS with a self-signed certificate (loopback only)."""
-    folder = tmp_path_factory.mktemp("tls")
-    key, cert = folder / "key.pem", folder / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    server = AdSite(ads=1)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    server.server.socket = ctx.wrap_socket(server.server.socket, server_side=True)
-    threading.Thread(target=server.server.serve_forever, daemon=True).start()
-    yield f"https://localhost:{server.port}/ad/1"
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def case(site: AdSite, tls_site: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def case(
+    site: AdSite, tls_site: tuple[str, bytes], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     """Captures of CASE-1 with one capture of OTHER-9 in between, and a signing key."""
     store = tmp_path_factory.mktemp("case") / "evidence"
     key = store.parent / "keys" / "signing-key.pem"
@@ -79,7 +58,7 @@ def case(site: AdSite, tls_site: str, tmp_path_factory: pytest.TempPathFactory) 
     capture(site.url("/ad/3"), "OTHER-9")
     seeds = store.parent / "seeds.txt"
     seeds.write_text(
-        "\n".join([site.url("/redirect/2"), site.url("/gone"), tls_site, "http://127.0.0.1:9/"])
+        "\n".join([site.url("/redirect/2"), site.url("/gone"), tls_site[0], "http://127.0.0.1:9/"])
     )
     proc = run_cli("crawl", str(seeds), "--case", CASE, "--json", "--timeout", "8", store=store)
     assert proc.returncode == 0, proc.stderr
