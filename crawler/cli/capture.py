@@ -14,13 +14,12 @@ from crawler.browser import find_browser
 from crawler.cli.common import (
     EXIT_UNREACHABLE,
     FAILED_OUTCOMES,
-    UserError,
     archive_config,
     describe,
     err,
-    friendly,
     print_json,
 )
+from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import case_option, json_option, timeout_option
 from crawler.page.config import CaptureConfig
 from crawler.plan.seeds import check_url, read_seed_file

@@ -11,7 +11,8 @@ from archive.catalog import timeline
 from archive.catalog.custody import entries
 from archive.catalog.db import capture_summary
 from archive.store.objects import object_summary
-from crawler.cli.common import UserError, friendly, open_archive, out, print_json
+from crawler.cli.common import open_archive, out, print_json
+from crawler.cli.errors import UserError, friendly
 from crawler.cli.history import describe_point
 from crawler.cli.options import case_option, json_option
 

@@ -1,17 +1,12 @@
-"""What every ``lastseen`` command shares: errors as one line, output, the archive."""
+"""What every ``lastseen`` command shares: output, and the archive its options name."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-
-from archive.exceptions import ArchiveError, ConfigError
-from crawler.exceptions import InputError, SetupError
 
 if TYPE_CHECKING:
     from archive.seal.archive import Archive, ArchiveConfig
@@ -21,27 +16,6 @@ EXIT_UNREACHABLE = 3
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
-
-
-class UserError(click.ClickException):
-    """Bad input: one clear line on stderr, exit 2, nothing written."""
-
-    exit_code = 2
-
-
-def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn our own errors into one-line messages instead of tracebacks."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (InputError, ConfigError) as exc:
-            raise UserError(str(exc)) from None
-        except (SetupError, ArchiveError) as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper
 
 
 def archive_config(ctx: click.Context) -> ArchiveConfig:

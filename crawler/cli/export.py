@@ -14,7 +14,8 @@ from archive.bundle.export import export_case
 from archive.bundle.keys import default_key_path, load_key
 from archive.bundle.report import DEFAULT_LANGUAGE
 from archive.exceptions import InvalidRequest, StoreError
-from crawler.cli.common import UserError, err, friendly, open_archive, print_json
+from crawler.cli.common import err, open_archive, print_json
+from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import case_option, json_option, key_option
 
 

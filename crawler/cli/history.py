@@ -9,7 +9,8 @@ import click
 from archive.catalog import watchlist
 from archive.catalog.timeline import explain, timeline
 from archive.times import rfc3339_or_none
-from crawler.cli.common import UserError, friendly, open_archive, print_json
+from crawler.cli.common import open_archive, print_json
+from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import json_option
 from crawler.plan.seeds import format_every
 

@@ -9,7 +9,7 @@ import click
 from archive.bundle.keys import ENV as KEY_ENV
 from archive.bundle.keys import default_key_path, init_key, load_key
 from archive.exceptions import InvalidRequest
-from crawler.cli.common import UserError, friendly
+from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import key_option
 
 

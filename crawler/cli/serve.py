@@ -17,7 +17,8 @@ import click
 
 from archive import Archive
 from crawler.browser import find_browser
-from crawler.cli.common import UserError, archive_config, err, friendly
+from crawler.cli.common import archive_config, err
+from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import timeout_option
 from crawler.page.config import CaptureConfig
 from crawler.service.config import ServiceConfig, guard_from_env, guard_settings

@@ -8,15 +8,8 @@ from archive import Archive
 from archive.store.check import record, verify_objects
 from archive.store.local import open_store
 from archive.store.s3 import LockPolicy, S3Store
-from crawler.cli.common import (
-    UserError,
-    archive_config,
-    err,
-    friendly,
-    open_archive,
-    out,
-    print_json,
-)
+from crawler.cli.common import archive_config, err, open_archive, out, print_json
+from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import case_option, json_option
 
 NEEDS_S3 = "needs an S3 store: set LASTSEEN_STORE=s3://BUCKET/PREFIX (or --store)"

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from archive.bundle.verify import FAIL, OK, Check, load_certificates, verify_bundle
-from crawler.cli.common import UserError, friendly
+from crawler.cli.errors import UserError, friendly
 
 
 @click.command()
