@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from crawler.browser import launch_options
+from crawler.plan.seeds import MAX_URL_LENGTH
 
 BOT_NAME = "lastseen"
 SPIDER_MODULES = ["spiders"]
@@ -40,6 +41,10 @@ PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 1
 HTTPERROR_ALLOW_ALL = True
 # A failed attempt is recorded as it happened; the next scheduled run tries again.
 RETRY_ENABLED = False
+# Scrapy drops a URL longer than 2,083 characters (an old Internet Explorer limit) without a
+# word; an ad's URL may be longer. Up to what Chromium accepts, which the seeds are checked
+# against with a clear error.
+URLLENGTH_LIMIT = MAX_URL_LENGTH
 # The browser keeps its own cookies, per capture.
 COOKIES_ENABLED = False
 ROBOTSTXT_OBEY = False

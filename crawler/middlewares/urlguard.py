@@ -6,12 +6,15 @@ the screenshot. So an address is refused unless it is globally routable: loopbac
 link-local (169.254.169.254, the metadata address), carrier-grade NAT, multicast, reserved and
 unspecified addresses all are. A host name is checked by what it resolves to, every address of it.
 
-The check runs three times: when a report is submitted (the API answers with the refusal), in
-this downloader middleware before the browser opens a page, and inside the browser for every
-request the page makes, including each hop of a redirect (the recorder pauses every request at
-the CDP Fetch request stage and fails the refused ones: Playwright's routing never sees redirect
-hops). A refused request is recorded: the capture's outcome is ``refused`` and its WARC keeps
-what was fetched before, the refused hop and why.
+The check runs four times: when a report is submitted (the API answers with the refusal), in
+this downloader middleware before the browser opens a page, inside the browser for every request
+the page makes, including each hop of a redirect (the recorder pauses every request at the CDP
+Fetch request stage and fails the refused ones: Playwright's routing never sees redirect hops),
+and at the network layer for every connection the capture's browser context opens, whatever its
+kind (``crawler.page.egress``: WebSockets, popups, cross-site frames, and DNS rebinding, which
+the request-stage check cannot see). A refused request is recorded: the capture's outcome is
+``refused`` and its WARC keeps what was fetched before, the refused hop and why; every refused
+connection is in the capture's provenance.
 
 ``URLGUARD_ALLOW_PRIVATE`` switches the guard off (tests against a site on 127.0.0.1);
 ``URLGUARD_ALLOWED_NETWORKS`` lets chosen networks through (an intranet site to capture).
@@ -30,6 +33,7 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler.exceptions import InputError
+from crawler.page import egress
 from crawler.page.recorder import GUARD_META_KEY, REFUSED
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -137,8 +141,9 @@ class UrlGuard:
 
 
 class UrlGuardMiddleware:
-    """Downloader middleware: checks each request before the browser opens a page for it, and
-    hands the guard to the page's recorder, which checks every request the page makes."""
+    """Downloader middleware: checks each request before the browser opens a page for it, hands
+    the guard to the page's recorder, which checks every request the page makes, and sends the
+    capture's browser context through an egress gate of its own, which checks every connection."""
 
     def __init__(self, guard: UrlGuard, stats: Any) -> None:
         self.guard = guard
@@ -159,3 +164,8 @@ class UrlGuardMiddleware:
             self.stats.inc_value("urlguard/refused")
             raise UrlRefused(f"{REFUSED}: {reason}")
         request.meta[GUARD_META_KEY] = self.guard
+        gate = await egress.EgressGate(self.guard).start()
+        request.meta[egress.META_KEY] = gate  # closed by the capturer with the page
+        context = dict(request.meta.get("playwright_context_kwargs") or {})
+        context["proxy"] = gate.proxy
+        request.meta["playwright_context_kwargs"] = context

@@ -29,6 +29,7 @@ from archive.job import Job, PrintOf
 from archive.times import rfc3339_or_none
 from crawler.middlewares.perhost import release as release_host
 from crawler.page.config import CaptureConfig
+from crawler.page.egress import release as release_egress
 from crawler.page.recorder import META_KEY, REFUSED, NetworkRecorder
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class PageCapturer:
             return await self._capture(response)
         finally:
             release_host(response.meta)  # the page is closed: the site may see the next one
+            release_egress(response.meta)
 
     async def _capture(self, response: Any) -> Capture:
         meta = response.meta
@@ -206,6 +208,7 @@ class PageCapturer:
             return await self._capture_failure(failure)
         finally:
             release_host(failure.request.meta)
+            release_egress(failure.request.meta)
 
     async def _capture_failure(self, failure: Any) -> Capture:
         request = failure.request
@@ -307,6 +310,17 @@ class PageCapturer:
         outcome = OUTCOME_OK if status is not None and status < 400 else OUTCOME_HTTP_ERROR
         if status is None:
             outcome = OUTCOME_UNREACHABLE
+        error = main.error if main else None
+        # A meta refresh or a script that sends the page to a refused address leaves the browser
+        # on its error page: the capture ends refused there, not "ok" at chrome-error://.
+        last = docs[-1] if docs else None
+        if (
+            last is not None
+            and last != main_index
+            and (exchanges[last].error or "").startswith(REFUSED)
+        ):
+            outcome, error = OUTCOME_REFUSED, exchanges[last].error
+            final_url = exchanges[last].request.url
         ended = datetime.now(UTC)
         environment = dict(self.environment)
         environment["browser"] = f"Chromium {browser}" if browser else environment.get("browser")
@@ -338,6 +352,7 @@ class PageCapturer:
             "server_ip": main.remote_ip if main else None,
             "tls": main.tls if main else None,
             "settings": self.config.as_record(),
+            **(_recorder_provenance(recorder) if recorder else {}),
             **provenance,
         }
         return Capture(
@@ -347,7 +362,7 @@ class PageCapturer:
             outcome=outcome,
             final_url=full_provenance["final_url"],
             http_status=status,
-            error=main.error if main else None,
+            error=error,
             exchanges=exchanges,
             main_index=main_index,
             resources=resources,
@@ -389,6 +404,18 @@ def _print_reused(print_of: PrintOf) -> dict[str, Any]:
             f"{print_of.capture_id}, whose PDF print stands for this one too"
         ),
     }
+
+
+def _recorder_provenance(recorder: NetworkRecorder) -> dict[str, Any]:
+    """The frames and workers recorded, the popups closed, the connections the guard refused."""
+    out: dict[str, Any] = {}
+    if recorder.targets:
+        out["frames_and_workers"] = recorder.targets
+    if recorder.popups:
+        out["popups"] = recorder.popups
+    if recorder.gate is not None:
+        out["refused_connections"] = list(recorder.gate.refused)
+    return out
 
 
 def _main_error(capture: Capture) -> str | None:

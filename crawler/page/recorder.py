@@ -13,12 +13,22 @@ Two CDP domains on one session of our own:
 scrapy-playwright routes every request through Playwright's own interception (on Playwright's
 session, at the request stage); ours pauses at the response stage on a separate session, and the
 two coexist (tests prove the page still renders its XHR content).
+
+A cross-site frame runs in another renderer, and a worker in a thread of its own: each is a CDP
+target of its own, whose requests the page's session never sees. So the recorder auto-attaches to
+every target the page creates, recursively, and each new target waits (``waitForDebuggerOnStart``)
+until Network and Fetch are enabled on it, so that not even its first request is missed; all of
+them record into the same capture. Playwright's CDP session does not route the messages of
+flattened child sessions to Python, so the children are reached through their parent's session
+(``Target.sendMessageToTarget`` / ``receivedMessageFromTarget``). Popups are closed and noted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -36,6 +46,8 @@ from archive.capture import (
     HttpRequest,
     HttpResponse,
 )
+from archive.times import rfc3339
+from crawler.page.egress import META_KEY as EGRESS_META_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +58,25 @@ REFUSED = "refused by the URL guard"
 # Responses that are streams by design: reading their body would wait for ever.
 STREAMING_TYPES = ("text/event-stream", "multipart/x-mixed-replace")
 RECORDED_SCHEMES = ("http", "https")
+# Targets whose own requests Fetch pauses; a worker's requests are paused by its frame's Fetch.
+FETCH_TARGETS = ("page", "iframe")
+CHILD_TIMEOUT = 30.0  # a child target's answer; a closed target never answers
+
+NETWORK_EVENTS = {
+    "Network.requestWillBeSent": "_on_request",
+    "Network.requestWillBeSentExtraInfo": "_on_request_extra",
+    "Network.responseReceived": "_on_response",
+    "Network.responseReceivedExtraInfo": "_on_response_extra",
+    "Network.loadingFinished": "_on_finished",
+    "Network.loadingFailed": "_on_failed",
+}
+EVENTS = (
+    *NETWORK_EVENTS,
+    "Fetch.requestPaused",
+    "Target.attachedToTarget",
+    "Target.receivedMessageFromTarget",
+    "Target.detachedFromTarget",
+)
 
 
 def split_headers(headers: dict[str, str] | None) -> Headers:
@@ -101,6 +132,9 @@ class _Body:
     data: bytes | None
     state: str
     note: str | None = None
+    # The response head as the Fetch domain paused it: the only one there is when the Network
+    # events of the response went to a target not yet attached (a worker's own script).
+    head: dict[str, Any] | None = None
 
 
 @dataclass
@@ -137,14 +171,59 @@ class _RequestState:
     bodies: list[_Body] = field(default_factory=list)
 
 
+class _ChildSession:
+    """A target the page created (a frame, a worker), spoken to through its parent's session."""
+
+    def __init__(self, recorder: NetworkRecorder, parent: Any, session_id: str) -> None:
+        self._recorder = recorder
+        self._parent = parent
+        self.session_id = session_id
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+    async def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        message_id = next(self._ids)
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[message_id] = answer
+        message = {"id": message_id, "method": method, "params": params or {}}
+        try:
+            await self._parent.send(
+                "Target.sendMessageToTarget",
+                {"sessionId": self.session_id, "message": json.dumps(message)},
+            )
+            return await asyncio.wait_for(answer, CHILD_TIMEOUT)
+        finally:
+            self._pending.pop(message_id, None)
+
+    def deliver(self, text: str) -> None:
+        message = json.loads(text)
+        if "id" in message:
+            answer = self._pending.get(message["id"])
+            if answer is None or answer.done():
+                return
+            if "error" in message:
+                answer.set_exception(RuntimeError(message["error"].get("message", "CDP error")))
+            else:
+                answer.set_result(message.get("result") or {})
+        elif "method" in message:
+            self._recorder._dispatch(self, message["method"], message.get("params") or {})
+
+    def detached(self) -> None:
+        for answer in self._pending.values():
+            if not answer.done():
+                answer.set_exception(RuntimeError("the target was closed"))
+
+
 class NetworkRecorder:
     """Attached to one page before it navigates; ``exchanges()`` gives what it recorded."""
 
-    def __init__(self, cdp: Any, guard: Any = None) -> None:
+    def __init__(self, cdp: Any, guard: Any = None, gate: Any = None) -> None:
         self._cdp = cdp
         # With a URL guard (crawler.middlewares.urlguard), every request, each redirect hop
         # included, is paused before it is sent too, and a refused one is failed there.
         self.guard = guard
+        # With the guard, the context's connections go through this gate (crawler.page.egress).
+        self.gate = gate
         self.refusals: dict[str, str] = {}  # URL -> why the guard refused it
         self._requests: dict[str, _RequestState] = {}
         self._order: list[_Hop] = []
@@ -154,35 +233,87 @@ class NetworkRecorder:
         self.recording = True
         self._inflight: set[str] = set()
         self._last_activity = time.monotonic()
+        self._children: dict[str, _ChildSession] = {}
+        self.targets: list[dict[str, Any]] = []  # frames and workers attached, for provenance
+        self.popups: list[dict[str, Any]] = []
 
     @classmethod
-    async def attach(cls, page: Any, guard: Any = None) -> NetworkRecorder:
+    async def attach(cls, page: Any, guard: Any = None, gate: Any = None) -> NetworkRecorder:
         cdp = await page.context.new_cdp_session(page)
-        recorder = cls(cdp, guard)
-        handlers = {
-            "Network.requestWillBeSent": recorder._on_request,
-            "Network.requestWillBeSentExtraInfo": recorder._on_request_extra,
-            "Network.responseReceived": recorder._on_response,
-            "Network.responseReceivedExtraInfo": recorder._on_response_extra,
-            "Network.loadingFinished": recorder._on_finished,
-            "Network.loadingFailed": recorder._on_failed,
-            "Fetch.requestPaused": recorder._on_paused,
-        }
-        for event, handler in handlers.items():
-            cdp.on(event, handler)
-        # Bodies are read through Fetch, never Network.getResponseBody: the browser need not keep
-        # a second copy of every body for this session.
-        await cdp.send("Network.enable", {"maxTotalBufferSize": 0, "maxResourceBufferSize": 0})
-        # Every use of a resource goes to the network and is recorded, as it would be with the
-        # cache of a first visit; a memory-cache hit would leave no exchange to record.
-        await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
-        patterns = [{"urlPattern": "*", "requestStage": "Response"}]
-        if guard is not None:
-            patterns.append({"urlPattern": "*", "requestStage": "Request"})
-        await cdp.send("Fetch.enable", {"patterns": patterns})
+        recorder = cls(cdp, guard, gate)
+        for event in EVENTS:
+            cdp.on(event, lambda params, event=event: recorder._dispatch(cdp, event, params))
+        await recorder._enable(cdp, "page")
         tree = await cdp.send("Page.getFrameTree")
         recorder.main_frame_id = tree["frameTree"]["frame"]["id"]
+        page.on("popup", recorder._on_popup)
         return recorder
+
+    async def _enable(self, session: Any, kind: str) -> None:
+        """Record a target's exchanges, and attach to the targets it creates, before it runs."""
+        # Bodies are read through Fetch, never Network.getResponseBody: the browser need not keep
+        # a second copy of every body for this session.
+        await session.send("Network.enable", {"maxTotalBufferSize": 0, "maxResourceBufferSize": 0})
+        # Every use of a resource goes to the network and is recorded, as it would be with the
+        # cache of a first visit; a memory-cache hit would leave no exchange to record.
+        await session.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        if kind in FETCH_TARGETS:
+            patterns = [{"urlPattern": "*", "requestStage": "Response"}]
+            if self.guard is not None:
+                patterns.append({"urlPattern": "*", "requestStage": "Request"})
+            await session.send("Fetch.enable", {"patterns": patterns})
+        await session.send(
+            "Target.setAutoAttach",
+            {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": False},
+        )
+
+    def _dispatch(self, session: Any, event: str, params: dict[str, Any]) -> None:
+        if event == "Fetch.requestPaused":
+            self._on_paused(session, params)
+        elif event == "Target.attachedToTarget":
+            self._adopt(session, params)
+        elif event == "Target.receivedMessageFromTarget":
+            child = self._children.get(params.get("sessionId", ""))
+            if child is not None:
+                child.deliver(params["message"])
+        elif event == "Target.detachedFromTarget":
+            child = self._children.pop(params.get("sessionId", ""), None)
+            if child is not None:
+                child.detached()
+        elif event in NETWORK_EVENTS:
+            getattr(self, NETWORK_EVENTS[event])(params)
+
+    # -- child targets -----------------------------------------------------------------------
+
+    def _adopt(self, parent: Any, params: dict[str, Any]) -> None:
+        info = params.get("targetInfo") or {}
+        child = _ChildSession(self, parent, params["sessionId"])
+        self._children[child.session_id] = child
+        self.targets.append({"type": info.get("type"), "url": info.get("url") or None})
+        self._spawn(self._prepare(child, info.get("type") or ""))
+
+    async def _prepare(self, child: _ChildSession, kind: str) -> None:
+        try:
+            if self.recording:
+                await self._enable(child, kind)
+        except Exception as exc:  # a worker without a domain, a frame closed meanwhile
+            logger.debug("recording a %s target: %s", kind, exc)
+        finally:
+            try:
+                await child.send("Runtime.runIfWaitingForDebugger")
+            except Exception as exc:
+                logger.debug("could not resume a %s target: %s", kind, exc)
+
+    def _on_popup(self, popup: Any) -> None:
+        """A window the page opened is not part of the page's capture: closed and noted (its
+        connections went through the same guard while it lived)."""
+        self.popups.append({"url": popup.url, "at": rfc3339(datetime.now(UTC)), "closed": True})
+        self._spawn(popup.close())
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._body_tasks.add(task)
+        task.add_done_callback(self._body_tasks.discard)
 
     # -- time -------------------------------------------------------------------------------
 
@@ -214,6 +345,8 @@ class NetworkRecorder:
             self._clock_offset = params["wallTime"] - params["timestamp"]
         rid = params["requestId"]
         state = self._state(rid)
+        if not params.get("redirectResponse") and state.hops and state.hops[-1].url == req["url"]:
+            return  # a frame's navigation, told by its parent's session and by its own
         if params.get("redirectResponse") and state.hops:
             prev = state.hops[-1]
             prev.response = params["redirectResponse"]
@@ -288,8 +421,9 @@ class NetworkRecorder:
             return
         hop.ended_at = self._wall(params.get("timestamp"))
         reason = params.get("errorText") or "failed"
-        if hop.url in self.refusals:
-            reason = f"{REFUSED}: {self.refusals[hop.url]}"
+        refused = self.refusals.get(hop.url) or self._refused_connection(hop.url)
+        if refused:
+            reason = f"{REFUSED}: {refused}"
         elif params.get("blockedReason"):
             reason = f"blocked: {params['blockedReason']} ({reason})"
         elif params.get("corsErrorStatus"):
@@ -298,16 +432,51 @@ class NetworkRecorder:
             reason = f"canceled ({reason})"
         hop.error = reason
 
+    def _refused_connection(self, url: str) -> str | None:
+        """Why the egress gate refused the connection this URL needed, if it did."""
+        if self.gate is None:
+            return None
+        parts = urlsplit(url)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return None
+        refused: str | None = self.gate.refusal(parts.hostname, port)
+        return f"{refused} (connection refused by the egress gate)" if refused else None
+
     # -- Fetch: exact response bodies ---------------------------------------------------------
 
-    def _on_paused(self, params: dict[str, Any]) -> None:
+    def _on_paused(self, session: Any, params: dict[str, Any]) -> None:
         at_response = "responseStatusCode" in params or "responseErrorReason" in params
-        work = self._read_body(params) if at_response else self._check_request(params)
-        task = asyncio.ensure_future(work)
-        self._body_tasks.add(task)
-        task.add_done_callback(self._body_tasks.discard)
+        if at_response:
+            self._unannounced(params)
+            self._spawn(self._read_body(session, params))
+        else:
+            self._spawn(self._check_request(session, params))
 
-    async def _check_request(self, params: dict[str, Any]) -> None:
+    def _unannounced(self, params: dict[str, Any]) -> None:
+        """A response whose request no Network event announced: a target that was attached
+        while its first request was under way (a worker's). Fetch knows the request: record it."""
+        network_id = params.get("networkId")
+        req = params["request"]
+        if not network_id or not self.recording or self._current(network_id) is not None:
+            return
+        if urlsplit(req["url"]).scheme not in RECORDED_SCHEMES:
+            return
+        hop = _Hop(
+            request_id=network_id,
+            url=req["url"],
+            method=req["method"],
+            headers=split_headers(req.get("headers")),
+            resource_type=params.get("resourceType", "Other"),
+            frame_id=params.get("frameId"),
+            loader_id=None,
+            wall_start=time.time(),
+        )
+        self._state(network_id).hops.append(hop)
+        self._order.append(hop)
+
+    async def _check_request(self, session: Any, params: dict[str, Any]) -> None:
         """Request stage (only with a guard): send the request, or fail it if refused."""
         url = params["request"]["url"]
         try:
@@ -317,16 +486,16 @@ class NetworkRecorder:
         try:
             if reason:
                 self.refusals[url] = reason
-                await self._cdp.send(
+                await session.send(
                     "Fetch.failRequest",
                     {"requestId": params["requestId"], "errorReason": "BlockedByClient"},
                 )
             else:
-                await self._cdp.send("Fetch.continueRequest", {"requestId": params["requestId"]})
+                await session.send("Fetch.continueRequest", {"requestId": params["requestId"]})
         except Exception as exc:  # target closed meanwhile
             logger.debug("could not release %s: %s", url, exc)
 
-    async def _read_body(self, params: dict[str, Any]) -> None:
+    async def _read_body(self, session: Any, params: dict[str, Any]) -> None:
         fetch_id = params["requestId"]
         status = params.get("responseStatusCode")
         url = params["request"]["url"]
@@ -346,7 +515,7 @@ class NetworkRecorder:
             ):
                 body = _Body(url, status, None, BODY_TRUNCATED, "stream: body not recorded")
             else:
-                result = await self._cdp.send("Fetch.getResponseBody", {"requestId": fetch_id})
+                result = await session.send("Fetch.getResponseBody", {"requestId": fetch_id})
                 raw = (
                     base64.b64decode(result["body"])
                     if result.get("base64Encoded")
@@ -355,11 +524,18 @@ class NetworkRecorder:
                 body = _Body(url, status, raw, BODY_COMPLETE)
         except Exception as exc:  # the page closed, the request was cancelled ...
             body = _Body(url, status, None, BODY_UNAVAILABLE, str(exc).splitlines()[0][:200])
+        if status is not None:
+            body.head = {
+                "url": url,
+                "status": status,
+                "statusText": params.get("responseStatusText") or "",
+                "headers": _joined(params.get("responseHeaders")),
+            }
         network_id = params.get("networkId")
         if network_id and self.recording:
             self._state(network_id).bodies.append(body)
         try:
-            await self._cdp.send("Fetch.continueRequest", {"requestId": fetch_id})
+            await session.send("Fetch.continueRequest", {"requestId": fetch_id})
         except Exception as exc:  # target closed while we were reading
             logger.debug("could not continue %s: %s", url, exc)
 
@@ -385,10 +561,13 @@ class NetworkRecorder:
         if self._body_tasks:
             await asyncio.wait(set(self._body_tasks), timeout=grace)
         self.recording = False
-        try:
-            await self._cdp.send("Fetch.disable")
-        except Exception as exc:
-            logger.debug("Fetch.disable failed: %s", exc)
+        sessions = [self._cdp, *self._children.values()]
+        results = await asyncio.gather(
+            *(session.send("Fetch.disable") for session in sessions), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                logger.debug("Fetch.disable failed: %s", result)
 
     async def certificate_chain(self, url: str) -> list[bytes]:
         """DER certificates the browser holds for this https origin (leaf first)."""
@@ -412,15 +591,24 @@ class NetworkRecorder:
         for state in self._requests.values():
             pending = list(state.bodies)
             for hop in state.hops:
-                if hop.body is not None or hop.response is None:
+                if hop.body is not None or (hop.response is None and hop.error):
                     continue
                 for i, body in enumerate(pending):
-                    if body.url == hop.url:
+                    if body.url == hop.url and (hop.response is not None or body.head):
                         hop.body = pending.pop(i)
+                        hop.response = hop.response or body.head
                         break
 
     def exchange(self, hop: _Hop) -> Exchange:
-        return hop_to_exchange(hop, self._dt(hop.wall_start), self._dt(hop.ended_at))
+        exchange = hop_to_exchange(hop, self._dt(hop.wall_start), self._dt(hop.ended_at))
+        if self.gate is not None and exchange.remote_port == self.gate.port:
+            # Through the gate, Chromium knows only the gate's address; the server's is the one
+            # the gate connected to for this host and port.
+            parts = urlsplit(hop.url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            exchange.remote_ip = self.gate.connected.get(((parts.hostname or ""), port))
+            exchange.remote_port = port if exchange.remote_ip else None
+        return exchange
 
 
 def hop_to_exchange(hop: _Hop, started: datetime | None, ended: datetime | None) -> Exchange:
@@ -490,6 +678,15 @@ def hop_to_exchange(hop: _Hop, started: datetime | None, ended: datetime | None)
     return exchange
 
 
+def _joined(headers: list[dict[str, str]] | None) -> dict[str, str]:
+    """Fetch's header list as CDP's header object (repeated names joined by newlines)."""
+    out: dict[str, str] = {}
+    for header in headers or []:
+        name, value = header["name"], header["value"]
+        out[name] = f"{out[name]}\n{value}" if name in out else value
+    return out
+
+
 def _iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
@@ -501,7 +698,8 @@ async def attach_recorder(page: Any, request: Any) -> None:
     request.meta["capture_started"] = datetime.now(UTC)
     request.meta["capture_started_mono"] = time.monotonic()
     guard = request.meta.get(GUARD_META_KEY)
-    request.meta[META_KEY] = await NetworkRecorder.attach(page, guard)
+    gate = request.meta.get(EGRESS_META_KEY)
+    request.meta[META_KEY] = await NetworkRecorder.attach(page, guard, gate)
     # scrapy-playwright routes every request of the page through Python to override headers;
     # lastseen sends the browser's own headers (PLAYWRIGHT_PROCESS_REQUEST_HEADERS = None), so
     # that round trip per request is pure cost: our own Fetch interception does the recording.

@@ -29,6 +29,7 @@ from archive.job import Job
 from crawler.exceptions import InputError
 
 MAX_DEPTH = 5
+MAX_URL_LENGTH = 2 * 1024 * 1024  # Chromium's url::kMaxURLChars
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _EVERY = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 
@@ -36,6 +37,11 @@ _EVERY = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 def check_url(value: str) -> str:
     """The URL as given, if a browser can capture it; otherwise an InputError saying why."""
     url = value.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise InputError(
+            f"a URL of {len(url):,} characters is longer than a browser accepts "
+            f"({MAX_URL_LENGTH:,}): {url[:60]!r}..."
+        )
     parts = urlsplit(url)
     if not parts.scheme:
         raise InputError(f"not a URL: {value!r} (expected something like https://example.org/ad/1)")
