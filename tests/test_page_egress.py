@@ -1,8 +1,9 @@
 """The URL guard at the network layer: what the CDP Fetch domain never pauses is refused too.
 
-As in test_service_urlguard.py, the service lets exactly 127.0.0.3 through (the "public" site)
-and an "internal" server on 127.0.0.2 counts every request it gets: a WebSocket, a popup, a
-frame or a navigation that reached it fails the test. Each capture's browser context goes through
+As in test_service_urlguard.py, the service lets exactly 127.0.0.3 and 127.0.0.4 through (two
+"public" sites: two hosts, so a frame of one in a page of the other is cross-site and runs in a
+renderer of its own) and an "internal" server on 127.0.0.2 counts every request it gets: a
+WebSocket, a popup, a frame or a navigation that reached it fails the test. Each capture's browser context goes through
 an egress gate (crawler/page/egress.py) that resolves names itself and refuses at connect time.
 """
 
@@ -33,7 +34,21 @@ def _port(server: Recorder) -> int:
 
 
 @pytest.fixture(scope="module")
-def public(internal: Recorder):
+def embedded(internal: Recorder):
+    """An embed from another site, whose frame reaches for the internal server itself."""
+    secret = internal.url("/secret")
+    pages = {
+        "/embed": html(
+            f'<p>embed</p><iframe src="{secret}"></iframe><script>fetch({secret!r})</script>'
+        )
+    }
+    server = Recorder("127.0.0.4", pages)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def public(internal: Recorder, embedded: Recorder):
     secret = internal.url("/secret")
     socket_js = """
       <p id=out>nothing</p>
@@ -54,7 +69,7 @@ def public(internal: Recorder):
             )
         ),
         "/popup-internal": html(f"<h1>ad</h1><script>window.open({secret!r})</script>"),
-        "/frame-internal": html(f'<h1>ad</h1><iframe src="{secret}"></iframe>'),
+        "/frame-internal": html(f'<h1>ad</h1><iframe src="{embedded.url("/embed")}"></iframe>'),
         "/refresh-internal": (
             200,
             [("Content-Type", "text/html")],
@@ -71,7 +86,7 @@ def public(internal: Recorder):
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory):
     store = tmp_path_factory.mktemp("egress") / "evidence"
-    service = start_service(store, None, LASTSEEN_ALLOW_NETWORKS="127.0.0.3/32")
+    service = start_service(store, None, LASTSEEN_ALLOW_NETWORKS="127.0.0.3/32,127.0.0.4/32")
     yield service
     assert service.stop() == 0
 
@@ -116,14 +131,17 @@ def test_a_popup_to_an_internal_address_is_refused_closed_and_noted(
     assert meta["popups"] and meta["popups"][0]["closed"] is True
 
 
-def test_a_frame_of_an_internal_address_is_refused(
-    guarded: Service, public: Recorder, internal: Recorder
+def test_a_cross_site_frame_reaching_for_an_internal_address_is_refused(
+    guarded: Service, public: Recorder, embedded: Recorder, internal: Recorder
 ):
     before = list(internal.hits)
     capture, meta = _capture(guarded, public.url("/frame-internal"))
-    assert internal.hits == before, "the frame rendered a page of the private network"
+    assert internal.hits == before, "the frame reached into the private network"
+    assert "iframe" in [t["type"] for t in meta["frames_and_workers"]]
+    records = read_warc(capture["warc"])
+    assert any(r.type == "response" and r.target == embedded.url("/embed") for r in records)
     refused = [f for f in meta["failed_or_blocked"] if f["url"] == internal.url("/secret")]
-    assert refused and "refused by the URL guard" in refused[0]["error"]
+    assert refused and all("refused by the URL guard" in f["error"] for f in refused)
 
 
 @pytest.mark.parametrize("path", ["/refresh-internal", "/script-internal"])
@@ -156,7 +174,9 @@ def _socks_connect(port: int, host: str, target_port: int) -> int:
         sock.sendall(b"\x05\x01\x00")
         assert sock.recv(2) == b"\x05\x00"
         name = host.encode()
-        sock.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + struct.pack("!H", target_port))
+        sock.sendall(
+            b"\x05\x01\x00\x03" + bytes([len(name)]) + name + struct.pack("!H", target_port)
+        )
         return sock.recv(10)[1]
 
 

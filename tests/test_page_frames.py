@@ -88,9 +88,7 @@ def test_a_long_url_in_a_seed_file_is_crawled(store: Path, page_site: Recorder, 
     assert sorted(captured) == sorted([page_site.url("/plain"), long_url])
 
 
-def test_a_url_longer_than_a_browser_accepts_is_refused_with_a_reason(
-    store: Path, tmp_path: Path
-):
+def test_a_url_longer_than_a_browser_accepts_is_refused_with_a_reason(store: Path, tmp_path: Path):
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("http://127.0.0.3/?q=" + "z" * (2 * 1024 * 1024) + "\n")
     proc = run_cli("crawl", str(seeds), store=store)
