@@ -360,6 +360,7 @@ def test_an_invalid_seed_file_changes_nothing(site, store, tmp_path):
 
 def test_sigterm_mid_run_stops_cleanly(site, store, tmp_path):
     seeds = _seeds(tmp_path, site, ["/never-idle"])
+    polls = site.requests.count("/poll")
     proc = subprocess.Popen(
         [LASTSEEN, "crawl", str(seeds), "--due", "--timeout", "20"],
         env=cli_env(store),
@@ -368,12 +369,11 @@ def test_sigterm_mid_run_stops_cleanly(site, store, tmp_path):
         text=True,
         cwd=tmp_path,
     )
-    log = store / "logs" / "crawl.log"
     deadline = time.monotonic() + 60
-    while not (log.exists() and "run of" in log.read_text()):
+    # Mid-capture: the page is open in the browser and polling the site.
+    while site.requests.count("/poll") <= polls:
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.1)
-    time.sleep(2)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     # The lock went with the process: the next run works.
