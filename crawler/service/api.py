@@ -69,8 +69,8 @@ def healthz(desk: DeskDep) -> dict[str, str]:
         422: {"description": "Invalid input, or a URL pointing into a private network"},
     },
 )
-async def post_capture(report: ReportIn, user: ApiUser, desk: DeskDep) -> Any:
-    row = await desk.accept(report, user, via="api")
+async def post_capture(asked: ReportIn, user: ApiUser, desk: DeskDep) -> Any:
+    row = await desk.accept(asked, user, via="api")
     if row.status == capture_requests.REFUSED:
         return JSONResponse(
             {"detail": f"URL refused: {row.error}", "id": row.id, "status": row.status},

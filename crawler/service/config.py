@@ -51,7 +51,7 @@ class ServiceConfig:
     allowed_networks: tuple[IPNetwork, ...] = field(default_factory=tuple)
     # The same URL reported again within this many seconds of its capture shares that capture.
     dedup_seconds: float = 300.0
-    max_body: int = 16 * 1024  # bytes: a report is a URL, a case number and a note
+    max_body: int = 16 * 1024  # bytes: a capture request is a URL, a case number and a note
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:

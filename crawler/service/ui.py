@@ -79,11 +79,11 @@ async def report_form(
 ) -> Response:
     form = {"url": url, "case": case, "note": note}
     try:
-        report = ReportIn(url=url, case=case, note=note)
+        asked = ReportIn(url=url, case=case, note=note)
     except ValueError as exc:
         errors = [e["msg"].removeprefix("Value error, ") for e in exc.errors()]  # type: ignore[attr-defined]
         return await _form_error(request, user, desk, form, "; ".join(errors))
-    row = await desk.accept(report, user, via="web")
+    row = await desk.accept(asked, user, via="web")
     if row.status == capture_requests.REFUSED:
         return await _form_error(request, user, desk, form, f"URL refused: {row.error}")
     return RedirectResponse(f"/captures/{row.id}", status_code=303)

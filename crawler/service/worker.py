@@ -16,7 +16,7 @@ from crawler.run import crawl_settings
 def worker_settings(overrides: dict[str, Any]) -> Any:
     settings = crawl_settings(overrides)
     concurrency = settings.getint("CONCURRENT_REQUESTS")
-    # A context opened at start launches the browser before the first report arrives; one
+    # A context opened at start launches the browser before the first request arrives; one
     # more context than concurrent captures keeps it from taking a capture's place.
     settings.set("PLAYWRIGHT_CONTEXTS", {"warm": {}}, priority="cmdline")
     settings.set("PLAYWRIGHT_MAX_CONTEXTS", concurrency + 1, priority="cmdline")
@@ -24,7 +24,7 @@ def worker_settings(overrides: dict[str, Any]) -> Any:
 
 
 def run_worker(overrides: dict[str, Any]) -> None:
-    """Capture reports until stopped (SIGINT/SIGTERM: finish the captures in flight)."""
+    """Capture queued requests until stopped (SIGINT/SIGTERM: finish the captures in flight)."""
     process = CrawlerProcess(worker_settings(overrides))
     process.crawl("queue")  # by name, from SPIDER_MODULES: the crawler never imports spiders
     process.start()
