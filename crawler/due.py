@@ -83,9 +83,7 @@ def run_due(
     crawler_settings = crawl_settings(
         {
             "CAPTURE_TIMEOUT": timeout,
-            "ARCHIVE_STORE": config.store,
-            "ARCHIVE_DB": config.db,
-            "ARCHIVE_OPERATOR": config.operator,
+            **config.settings(),
             "LOG_FILE": str(log_path),
             "LOG_LEVEL": "INFO",
             **settings,

@@ -48,11 +48,7 @@ class QueueSpider(CapturingSpider):
             settings.get("QUEUE_WORKER_NAME")
             or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         )
-        spider.archive_config = ArchiveConfig.from_env(
-            store=settings.get("ARCHIVE_STORE"),
-            db=settings.get("ARCHIVE_DB"),
-            operator=settings.get("ARCHIVE_OPERATOR"),
-        )
+        spider.archive_config = ArchiveConfig.from_settings(settings)
         spider.in_progress = set()
         spider.stopping = False
         crawler.signals.connect(spider._opened, signal=signals.spider_opened)

@@ -58,3 +58,14 @@ def test_an_empty_seed_file_is_an_error(tmp_path):
     path.write_text("# nothing yet\n")
     with pytest.raises(InputError, match="has no URLs"):
         read_seed_file(path)
+
+
+def test_the_archive_settings_of_a_crawl_give_back_the_archive_config(tmp_path):
+    from archive import ArchiveConfig
+
+    config = ArchiveConfig.from_env(store=str(tmp_path / "evidence"), db="sqlite:///x.db", operator="me")
+    settings = crawl_settings(config.settings())
+    assert ArchiveConfig.from_settings(settings) == config
+    assert ArchiveConfig.from_settings(crawl_settings({"ARCHIVE_DEDUP": True})).dedup is True
+    assert ArchiveConfig.from_settings(crawl_settings({"ARCHIVE_DEDUP": "0"})).dedup is False
+    assert ArchiveConfig.from_settings({}).store == ArchiveConfig.from_env().store

@@ -60,6 +60,13 @@ def _seconds(value: str | None, name: str) -> float | None:
     return seconds
 
 
+def _flag(value: Any) -> bool:
+    """A yes/no setting as Scrapy's ``getbool`` reads it: a bool, 0/1, or its text."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true")
+    return bool(value)
+
+
 @dataclass(frozen=True)
 class ArchiveConfig:
     """Where evidence goes and who is recording it; read from the environment by default."""
@@ -93,6 +100,27 @@ class ArchiveConfig:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> ArchiveConfig:
+        """From a crawl's ``ARCHIVE_*`` settings (Scrapy's ``Settings`` is such a mapping); what
+        they leave unset comes from the environment, as in ``from_env``."""
+        return cls.from_env(
+            store=settings.get("ARCHIVE_STORE"),
+            db=settings.get("ARCHIVE_DB"),
+            operator=settings.get("ARCHIVE_OPERATOR"),
+            dedup=_flag(settings.get("ARCHIVE_DEDUP")),
+        )
+
+    def settings(self) -> dict[str, Any]:
+        """The ``ARCHIVE_*`` settings a crawl reads back with ``from_settings``. Not
+        ``ARCHIVE_DEDUP``: the watch spider turns it on for its own crawls, and a command-line
+        setting would override it."""
+        return {
+            "ARCHIVE_STORE": self.store,
+            "ARCHIVE_DB": self.db,
+            "ARCHIVE_OPERATOR": self.operator,
+        }
 
 
 def warc_filename(capture: Capture, prefix: str, serial: int) -> str:
@@ -158,7 +186,9 @@ class Archive:
         filename = warc_filename(capture, self.config.warc_prefix, next(_serial))
         day = capture.started_at.astimezone(UTC)
         name = f"warcs/{day:%Y/%m/%d}/{filename}"
-        recapture = Recapture.prepare(self, capture)
+        recapture = Recapture.prepare(
+            capture, self.catalog, dedup=self.config.dedup, read_record=self.read_record
+        )
         pending = self.store.write(name)
         with pending as out:
             written = CaptureWriter(

@@ -9,14 +9,15 @@ payload index and the capture becomes a point of the URL's liveness time-line.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from archive.capture import BODY_COMPLETE, Capture
 from archive.catalog import payloads
-from archive.catalog.db import CaptureRow
+from archive.catalog.db import CaptureRow, Catalog
 from archive.catalog.timeline import (
     CHANGED,
     LIVE,
@@ -33,9 +34,6 @@ from archive.exceptions import ArchiveError
 from archive.seal.changes import text_diff
 from archive.times import rfc3339
 from archive.warc.writer import MetadataRecord, Original, WrittenCapture
-
-if TYPE_CHECKING:
-    from archive.seal.archive import Archive
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +67,19 @@ class Recapture:
     diff_counts: tuple[int, int] | None = None
 
     @classmethod
-    def prepare(cls, archive: Archive, capture: Capture) -> Recapture:
-        """Look at what is stored already; reads the catalog (and the last live DOM) only."""
+    def prepare(
+        cls,
+        capture: Capture,
+        catalog: Catalog,
+        *,
+        dedup: bool,
+        read_record: Callable[[CaptureRow, str], bytes],
+    ) -> Recapture:
+        """Look at what is stored already; reads the catalog only, and with ``dedup`` the last
+        live capture's DOM (through ``read_record``) to diff a changed page against it."""
         plan = cls(liveness=classify(capture))
-        dedup = archive.config.dedup
         url = capture.requested_url
-        with archive.catalog.session() as s:
+        with catalog.session() as s:
             if dedup:
                 found = payloads.lookup(s, payload_keys(capture))
                 plan.originals = {key: row.original() for key, row in found.items()}
@@ -99,12 +104,18 @@ class Recapture:
         same_dom = dom_sha is None or base_row.dom_sha256 in (None, dom_sha)
         plan.change = UNCHANGED if main_sha == base_row.payload_sha256 and same_dom else CHANGED
         if plan.change == CHANGED and dedup and dom is not None and base_row.dom_sha256:
-            plan._diff(archive, capture, base_row, dom.data)
+            plan._diff(read_record, capture, base_row, dom.data)
         return plan
 
-    def _diff(self, archive: Archive, capture: Capture, base: CaptureRow, dom: bytes) -> None:
+    def _diff(
+        self,
+        read_record: Callable[[CaptureRow, str], bytes],
+        capture: Capture,
+        base: CaptureRow,
+        dom: bytes,
+    ) -> None:
         try:
-            before = archive.read_record(base, "dom")
+            before = read_record(base, "dom")
         except (ArchiveError, KeyError, OSError, ValueError) as exc:
             logger.warning("no diff against capture %s: its DOM cannot be read: %s", base.id, exc)
             return

@@ -38,9 +38,7 @@ def _crawl(
     settings = crawl_settings(
         {
             "CAPTURE_TIMEOUT": timeout,
-            "ARCHIVE_STORE": config.store,
-            "ARCHIVE_DB": config.db,
-            "ARCHIVE_OPERATOR": config.operator,
+            **config.settings(),
             **(extra or {}),
         }
     )

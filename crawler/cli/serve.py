@@ -214,9 +214,7 @@ def worker(ctx: click.Context, timeout: float | None, poll_interval: float) -> N
     guard = guard_from_env()
     overrides = {
         "CAPTURE_TIMEOUT": timeout,
-        "ARCHIVE_STORE": config.store,
-        "ARCHIVE_DB": config.db,
-        "ARCHIVE_OPERATOR": config.operator,
+        **config.settings(),
         "QUEUE_POLL_INTERVAL": poll_interval,
         **guard_settings(guard),
     }

@@ -9,14 +9,15 @@ LOG_LEVEL that work is skipped unless DEBUG logging was asked for.
 from __future__ import annotations
 
 import logging
-from typing import Any
+
+from scrapy.crawler import Crawler
 
 QUIETED = ("scrapy-playwright",)  # its logger name, hyphenated
 
 
 class LogLevel:
     @classmethod
-    def from_crawler(cls, crawler: Any) -> LogLevel:
+    def from_crawler(cls, crawler: Crawler) -> LogLevel:
         level = logging.getLevelName(crawler.settings.get("LOG_LEVEL", "DEBUG"))
         for name in QUIETED:
             logging.getLogger(name).setLevel(level if isinstance(level, int) else logging.DEBUG)

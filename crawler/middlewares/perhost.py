@@ -15,6 +15,7 @@ import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 RELEASE_KEY = "capture_host_slot"
@@ -33,7 +34,7 @@ class PerHostLimit:
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> PerHostLimit:
+    def from_crawler(cls, crawler: Crawler) -> PerHostLimit:
         limit = crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
         if limit <= 0:
             raise NotConfigured("no per-host limit")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler.exceptions import InputError
@@ -150,7 +151,7 @@ class UrlGuardMiddleware:
         self.stats = stats
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> UrlGuardMiddleware:
+    def from_crawler(cls, crawler: Crawler) -> UrlGuardMiddleware:
         if not crawler.settings.getbool("URLGUARD_ENABLED"):
             raise NotConfigured
         guard = UrlGuard.from_settings(crawler.settings)

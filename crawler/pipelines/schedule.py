@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from scrapy.crawler import Crawler
+
 
 class SchedulePipeline:
     """After WarcPipeline: the item is the sealed capture's summary; adds its ``watch`` verdict.
@@ -12,11 +14,11 @@ class SchedulePipeline:
     Enabled by the watch spider's own settings (``spiders.watch.WatchSpider.custom_settings``).
     """
 
-    def __init__(self, crawler: Any) -> None:
+    def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> SchedulePipeline:
+    def from_crawler(cls, crawler: Crawler) -> SchedulePipeline:
         return cls(crawler)
 
     async def process_item(self, item: Any, spider: Any = None) -> Any:

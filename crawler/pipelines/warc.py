@@ -6,6 +6,8 @@ import asyncio
 import logging
 from typing import Any
 
+from scrapy.crawler import Crawler
+
 from archive import Archive, ArchiveConfig, Capture
 from archive.catalog.db import capture_summary
 from archive.derive.alerts import AlertPolicy, describe, parse_kinds
@@ -29,14 +31,9 @@ class WarcPipeline:
         self.regions = phone_regions()
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> WarcPipeline:
+    def from_crawler(cls, crawler: Crawler) -> WarcPipeline:
         settings = crawler.settings
-        config = ArchiveConfig.from_env(
-            store=settings.get("ARCHIVE_STORE"),
-            db=settings.get("ARCHIVE_DB"),
-            operator=settings.get("ARCHIVE_OPERATOR"),
-            dedup=settings.getbool("ARCHIVE_DEDUP"),
-        )
+        config = ArchiveConfig.from_settings(settings)
         known = settings.get("ALERT_KNOWN")
         alerts = AlertPolicy.from_env(known=parse_kinds(known) if known else None)
         return cls(config, crawler.stats, alerts)

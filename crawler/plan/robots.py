@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 from protego import Protego
+from scrapy.crawler import Crawler
 
 from archive.capture import Resource
 from archive.times import rfc3339, utc_now
@@ -65,7 +66,7 @@ def robots_url(url: str) -> str:
 class RobotsPolicy:
     """One robots.txt fetch per site per run, shared by every capture on that site."""
 
-    def __init__(self, crawler: Any) -> None:
+    def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self._sites: dict[str, asyncio.Future[RobotsTxt]] = {}
 
