@@ -58,7 +58,7 @@ bench: setup
 	$(BIN)/python bench/bench.py
 
 soak: setup
-	$(BIN)/python bench/bench.py --soak 1000 --skip bare --skip local --skip s3 --skip service --skip hashing
+	$(BIN)/python bench/bench.py --soak 1000 --skip bare --skip local --skip s3 --skip service --skip hashing --skip indicators
 
 clean:
 	rm -rf $(VENV) $(PYWB_VENV) .pytest_cache .mypy_cache .ruff_cache

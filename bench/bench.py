@@ -10,7 +10,10 @@ responses gzip-encoded) and measures, in one run:
              is available);
 4. service   p50/p95 from request to sealed capture through a warm `lastseen serve` (when it exists);
 5. hashing   hashing + WARC writing of a 100 MB response against `sha256sum` of the same bytes;
-6. soak      (`make soak`) 1,000 captures in one crawl, RSS of the process tree every 50 captures.
+6. indicators identifiers and photo hashes: extraction time against capture time, over the
+             fixture ads (demo/ads.py); exact and photo searches over a catalog of 1 million
+             identifiers and 1 million photo hashes (`--identifiers N`);
+7. soak      (`make soak`) 1,000 captures in one crawl, RSS of the process tree every 50 captures.
 
 Throughput is measured from the first page's start to the last page's end in both bare and
 lastseen runs, so that interpreter and browser start-up, paid once per run, do not decide the
@@ -56,6 +59,8 @@ TARGETS = {
     "s3_vs_bare": 0.80,
     "soak_rss_growth": 1.5,
     "hash_vs_sha256sum": 0.70,
+    "extraction_share": 0.05,  # of a capture's time, at most
+    "search_ms": 100,  # p95 of a search over the million rows, at most
 }
 
 console = Console()
@@ -338,7 +343,151 @@ def hashing(size_mb: int = 100) -> dict[str, Any]:
     }
 
 
-# -- 6. soak ------------------------------------------------------------------------------------
+# -- 6. identifiers and photo hashes -----------------------------------------------------------
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
+
+
+def indicators(site: AdSite, rows: int, workdir: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Extraction against capture time on the fixture ads, then searches over ``rows`` rows."""
+    import random
+
+    from sqlalchemy import insert
+
+    from archive.catalog import findings, photohashes
+    from archive.catalog.db import Catalog
+    from archive.catalog.findings import DerivedRow, FindingRow
+    from archive.catalog.photohashes import PhotoRow
+    from demo.ads import ADS
+
+    urls = [site.url(f"/classified/{ad.slug}") for ad in ADS]
+    store = workdir / "store"
+    lines = lastseen_crawl(urls, dict(env, LASTSEEN_STORE=str(store)), workdir)
+    catalog = Catalog(f"sqlite:///{store / 'catalog.sqlite'}")
+    with catalog.session() as s:
+        derived = {d.capture_id: d.seconds or 0.0 for d in s.query(DerivedRow)}
+    captures = {c.id: (c.finished_at - c.captured_at).total_seconds() for c in catalog.list()}
+    catalog.dispose()
+    share = sum(derived.values()) / sum(captures.values())
+
+    rng = random.Random(14)
+    catalog = Catalog(f"sqlite:///{workdir / 'million.sqlite'}")
+    catalog.migrate()
+    start = time.perf_counter()
+    phones = [f"+32{rng.randrange(460_000_000, 499_999_999)}" for _ in range(rows)]
+    hashes = [f"{rng.getrandbits(256):064x}" for _ in range(rows)]
+    batch = 20_000
+    with catalog.engine.begin() as conn:
+        for first in range(0, rows, batch):
+            conn.execute(
+                insert(FindingRow),
+                [
+                    {
+                        "capture_id": i // 10 + 1,
+                        "kind": "phone",
+                        "value": phones[i],
+                        "record_id": f"<urn:uuid:{i:032x}>",
+                        "record_sha256": "0" * 64,
+                        "warc_name": "bench.warc.gz",
+                        "source": "dom",
+                        "target_uri": "urn:dom:x",
+                        "offset": i,
+                        "raw": phones[i],
+                        "context": "",
+                    }  # fmt: skip
+                    for i in range(first, min(rows, first + batch))
+                ],
+            )
+            conn.execute(
+                insert(PhotoRow),
+                [
+                    {
+                        "capture_id": i // 4 + 1,
+                        "record_id": f"<urn:uuid:{i:032x}>",
+                        "record_sha256": "0" * 64,
+                        "warc_name": "bench.warc.gz",
+                        "url": f"http://x/{i}.jpg",
+                        "pdq": hashes[i],
+                        "quality": 100,
+                        "width": 640,
+                        "height": 480,
+                        **PhotoRow.chunk_columns(hashes[i]),
+                    }  # fmt: skip
+                    for i in range(first, min(rows, first + batch))
+                ],
+            )
+    # The captures the rows point to, so that searches join as they do in use.
+    from archive.catalog.db import CaptureRow
+
+    now = datetime.now(UTC)
+    with catalog.engine.begin() as conn:
+        for first in range(1, rows // 4 + 2, batch):
+            conn.execute(
+                insert(CaptureRow),
+                [
+                    {
+                        "id": n,
+                        "url": f"http://x/{n}",
+                        "outcome": "ok",
+                        "captured_at": now,
+                        "finished_at": now,
+                        "warc_name": "w",
+                        "warc_location": "w",
+                        "warc_sha256": "0" * 64,
+                        "warc_size": 1,
+                        "records": {},
+                    }  # fmt: skip
+                    for n in range(first, min(rows // 4 + 2, first + batch))
+                ],
+            )
+    loaded = time.perf_counter() - start
+
+    def flipped(pdq: str, bits: int) -> str:
+        value = int(pdq, 16)
+        for p in rng.sample(range(256), bits):
+            value ^= 1 << p
+        return f"{value:064x}"
+
+    exact: list[float] = []
+    photo: list[float] = []
+    candidates_found = 0
+    with catalog.session() as s:
+        for i in range(200):
+            value = phones[rng.randrange(rows)] if i % 2 else f"+32{rng.randrange(10**8, 10**9)}"
+            t = time.perf_counter()
+            findings.search_values(s, [value])
+            exact.append((time.perf_counter() - t) * 1000)
+        for i in range(100):
+            # Half: a stored photo re-encoded (up to 24 bits off); half: a photo never seen.
+            query = (
+                flipped(hashes[rng.randrange(rows)], rng.randrange(25))
+                if i % 2
+                else (f"{rng.getrandbits(256):064x}")
+            )
+            t = time.perf_counter()
+            found = photohashes.similar(s, query, 31)
+            photo.append((time.perf_counter() - t) * 1000)
+            candidates_found += bool(found) if i % 2 else 0
+    catalog.dispose()
+    return {
+        "fixture_captures": len(lines),
+        "extraction_s_per_capture": round(sum(derived.values()) / len(derived), 3),
+        "capture_s_per_capture": round(sum(captures.values()) / len(captures), 2),
+        "extraction_share": round(share, 4),
+        "rows": rows,
+        "load_s": round(loaded, 1),
+        "exact_ms_p50": round(statistics.median(exact), 2),
+        "exact_ms_p95": round(_percentile(exact, 0.95), 2),
+        "photo_ms_p50": round(statistics.median(photo), 2),
+        "photo_ms_p95": round(_percentile(photo, 0.95), 2),
+        "photo_recall": candidates_found / 50,
+    }
+
+
+# -- 7. soak ------------------------------------------------------------------------------------
 
 
 def soak(site: AdSite, captures: int, workdir: Path, env: dict[str, str]) -> dict[str, Any]:
@@ -374,7 +523,13 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=int(os.environ.get("BENCH_PAGES", 100)))
     parser.add_argument("--soak", type=int, default=0, help="captures in the soak run (0: none)")
     parser.add_argument(
-        "--skip", action="append", default=[], help="bare, local, s3, service, hashing"
+        "--skip", action="append", default=[], help="bare, local, s3, service, hashing, indicators"
+    )
+    parser.add_argument(
+        "--identifiers",
+        type=int,
+        default=1_000_000,
+        help="identifiers and photo hashes in the search benchmark's catalog",
     )
     args = parser.parse_args()
 
@@ -414,6 +569,15 @@ def main() -> int:
         if "hashing" not in args.skip:
             console.print("hashing and WARC writing of a 100 MB response ...")
             results["hashing"] = hashing()
+        if "indicators" not in args.skip:
+            console.print(
+                f"identifiers: extraction on the fixture ads; searches over {args.identifiers:,} "
+                "identifiers and photo hashes ..."
+            )
+            (work / "indicators").mkdir()
+            results["indicators"] = indicators(
+                site, args.identifiers, work / "indicators", base_env
+            )
         if args.soak:
             console.print(f"soak: {args.soak} captures in one crawl ...")
             (work / "soak").mkdir()
@@ -473,6 +637,22 @@ def report(results: dict[str, Any]) -> None:
         console.print(
             f"100 MB response: lastseen {h['lastseen_mb_s']} MB/s, sha256sum {h['sha256sum_mb_s']} MB/s"
             f" → {h['ratio']:.0%} ({verdicts['hash_vs_sha256sum']}, target ≥ 70%)"
+        )
+    if "indicators" in results:
+        i = results["indicators"]
+        verdicts["extraction_share"] = verdict(
+            i["extraction_share"], TARGETS["extraction_share"], False
+        )
+        slowest = max(i["exact_ms_p95"], i["photo_ms_p95"])
+        verdicts["search_ms"] = verdict(slowest, TARGETS["search_ms"], False)
+        console.print(
+            f"identifiers: extraction {i['extraction_s_per_capture']} s per capture of "
+            f"{i['capture_s_per_capture']} s = {i['extraction_share']:.1%} "
+            f"({verdicts['extraction_share']}, target ≤ 5%); over {i['rows']:,} identifiers and "
+            f"{i['rows']:,} photo hashes: exact search p50 {i['exact_ms_p50']} ms, p95 "
+            f"{i['exact_ms_p95']} ms; photo search (distance 31) p50 {i['photo_ms_p50']} ms, p95 "
+            f"{i['photo_ms_p95']} ms, re-encoded copies found {i['photo_recall']:.0%} "
+            f"({verdicts['search_ms']}, target ≤ 100 ms)"
         )
     if "soak" in results:
         s = results["soak"]

@@ -93,6 +93,7 @@ def raise_once(
             raised_at=at,
         )
         .on_conflict_do_nothing()
+        .returning(AlertRow.id)
     )
-    result: Any = session.execute(statement)
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: psycopg counts a row skipped by ON CONFLICT as inserted.
+    return session.execute(statement).first() is not None

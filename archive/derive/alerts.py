@@ -25,7 +25,7 @@ from archive.catalog import photohashes
 from archive.catalog.alerts import KNOWN, WATCHED, AlertRow
 from archive.catalog.db import CaptureRow
 from archive.catalog.findings import FindingRow
-from archive.derive.indicators import PHONE, PHONE_KINDS
+from archive.derive.indicators import PHONE, family
 from archive.exceptions import ConfigError
 from archive.seal.archive import Archive
 from archive.times import rfc3339_or_none
@@ -90,10 +90,6 @@ class AlertPolicy:
         return cls(**values)
 
 
-def _alert_kind(kind: str) -> str:
-    return PHONE if kind in PHONE_KINDS else kind
-
-
 def _seen_elsewhere(
     session: Any, row: CaptureRow, values: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
@@ -119,9 +115,10 @@ def raise_alerts(archive: Archive, row: CaptureRow, policy: AlertPolicy) -> list
     raised: list[dict[str, Any]] = []
     with archive.catalog.session() as s:
         found = catalog_findings.of_capture(s, row.id)
-        pairs = list(dict.fromkeys((f.kind, f.value) for f in found))
+        # A number found as text and as a WhatsApp link is one finding: one alert.
+        pairs = list(dict.fromkeys((family(f.kind), f.value) for f in found))
         on_list = catalog_alerts.watched(s, pairs)
-        wanted = [p for p in pairs if _alert_kind(p[0]) in policy.known]
+        wanted = [p for p in pairs if p[0] in policy.known]
         elsewhere = _seen_elsewhere(s, row, [v for _, v in wanted]) if wanted else {}
         hits: list[tuple[str, str, str, list[dict[str, Any]]]] = []
         for kind, value in pairs:

@@ -42,6 +42,12 @@ BTC, ETH, TRX = "btc", "eth", "trx"
 PHONE_KINDS = (PHONE, "whatsapp", "viber", "signal")
 
 
+def family(kind: str) -> str:
+    """The kind an identifier is compared as: a number found as a WhatsApp, Viber or Signal
+    link is the same phone number as one written in the text."""
+    return PHONE if kind in PHONE_KINDS else kind
+
+
 @dataclass(frozen=True)
 class Finding:
     """One identifier in one payload."""
@@ -546,3 +552,37 @@ def find_in_html(
 def distinct(findings: Iterable[Finding]) -> Iterator[tuple[str, str]]:
     """Each (kind, value) once, in the order first found."""
     yield from dict.fromkeys((f.kind, f.value) for f in findings)
+
+
+def query_values(value: str, regions: Sequence[str] = DEFAULT_REGIONS) -> list[tuple[str, str]]:
+    """What a value an investigator typed may be stored as: (kind, normalised value) pairs.
+
+    A phone number in any written form becomes E.164; a link or handle its handle; an IBAN its
+    compact form; an address or anything else its lowercase form (and itself, as typed).
+    """
+    typed = value.strip()
+    if not typed:
+        return []
+    pairs: list[tuple[str, str]] = []
+    digits = phonenumbers.normalize_digits_only(typed)
+    if 6 <= len(digits) <= 17 and not re.search(r"[A-Za-z]{2}", typed.replace("tel:", "")):
+        phone = _parse(digits, typed.lstrip("tel:").lstrip().startswith("+"), regions)
+        if phone is None and typed.startswith("00"):
+            phone = _parse(digits[2:], True, regions)
+        if phone is None and not digits.startswith("0"):
+            phone = _parse(digits, True, regions)
+        if phone is not None:
+            pairs.append((PHONE, phone))
+    residue = re.sub(r"(?i)plus|[\s.\-/,_()*+]", "", _TOKENS.sub("", typed))
+    spelled = None if residue or pairs else _spelled(typed, 0, regions)
+    if spelled is not None:
+        pairs.append((PHONE, spelled[3]))
+    as_html = html.escape(typed, quote=True)
+    for f in find_in_html(f"<html><p>{as_html} </p></html>".encode(), regions=regions):
+        pairs.append((f.kind, f.value))
+    compact = typed.replace(" ", "").upper()
+    if stdnum_iban.is_valid(compact):
+        pairs.append((IBAN, compact))
+    handle = typed.lstrip("@").lower()
+    pairs.extend([("", handle), ("", typed)])
+    return list(dict.fromkeys(pairs))

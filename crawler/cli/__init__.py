@@ -40,8 +40,21 @@ COMMANDS = {
         "Put a legal hold on a capture's objects (ID) or a whole case (--case): no one can delete "
         "them, whatever their retention, until the hold is lifted.",
     ),
+    "indicators": Entry(
+        "crawler.cli.indicators",
+        "What one capture shows (identifiers, photos), each with its evidence record.",
+    ),
     "keys": Entry("crawler.cli.keys", "The operator's Ed25519 key that signs bundles."),
+    "links": Entry(
+        "crawler.cli.indicators",
+        "The graph of a case: captures and the identifiers and photos they share, in numbered "
+        "groups.",
+    ),
     "ls": Entry("crawler.cli.catalog", "List captures, oldest first."),
+    "search": Entry(
+        "crawler.cli.indicators",
+        "Find the captures that show an identifier, or a photo like a given one.",
+    ),
     "serve": Entry(
         "crawler.cli.serve",
         "Run the capture service: API (/api, docs at /docs), web page, and capture workers.",
@@ -56,6 +69,10 @@ COMMANDS = {
     ),
     "verify": Entry(
         "crawler.cli.verify", "Check a bundle offline; exit 1 if anything fails, naming the file."
+    ),
+    "watchlist": Entry(
+        "crawler.cli.indicators",
+        "Identifiers to alert on when a capture shows one (crawl output, LASTSEEN_ALERT_URL).",
     ),
     "worker": Entry(
         "crawler.cli.serve",
