@@ -9,6 +9,8 @@ from typing import Any
 import click
 
 from archive import Archive
+from archive.derive.alerts import describe as describe_alert
+from archive.derive.alerts import parse_kinds
 from archive.job import Job
 from crawler.browser import find_browser
 from crawler.cli.common import (
@@ -17,6 +19,7 @@ from crawler.cli.common import (
     archive_config,
     describe,
     err,
+    out,
     print_json,
 )
 from crawler.cli.errors import UserError, friendly
@@ -127,6 +130,13 @@ def capture(
     envvar="LASTSEEN_AUTOTHROTTLE",
     help="Adapt the delay to each site's response times (Scrapy's AutoThrottle; default off).",
 )
+@click.option(
+    "--alert-known",
+    envvar="LASTSEEN_ALERT_KNOWN",
+    metavar="KINDS",
+    help="Alert when a capture shows an identifier of these kinds (comma-separated: phone, "
+    "telegram, image, email, iban, ...) already seen in another case.",
+)
 @click.pass_context
 @friendly
 def crawl(
@@ -140,16 +150,19 @@ def crawl(
     per_host: int | None,
     delay: float | None,
     autothrottle: bool | None,
+    alert_known: str | None,
 ) -> None:
     """Capture every URL of a seed file: one URL per line (# for comments) or YAML seeds.
 
     With --due, capture only what is due (YAML seeds say `every: 15m`; seeds without it are due
     on every run) and follow the seeds' `follow` rules. See README, "Scheduled crawls".
     """
+    parse_kinds(alert_known)  # an unknown kind is bad input, before anything is captured
     politeness = {
         "CONCURRENT_REQUESTS_PER_DOMAIN": per_host,
         "DOWNLOAD_DELAY": delay,
         "AUTOTHROTTLE_ENABLED": autothrottle,
+        "ALERT_KNOWN": alert_known,
     }
     if due:
         from crawler.due import run_due
@@ -174,11 +187,17 @@ def crawl(
             sys.stdout.flush()
         else:
             describe(summary)
+            for alert in summary.get("alerts", []):
+                out.print(f"    {describe_alert(alert)}", soft_wrap=True)
 
     result = _crawl(ctx, seeds, timeout, show, politeness)
     if not as_json:
         failed = sum(1 for c in result.captures if c["outcome"] in FAILED_OUTCOMES)
-        err.print(f"{len(result.captures)} of {len(seeds)} seed(s) captured, {failed} unreachable")
+        alerts = sum(len(c.get("alerts", [])) for c in result.captures)
+        err.print(
+            f"{len(result.captures)} of {len(seeds)} seed(s) captured, {failed} unreachable"
+            + (f", {alerts} alert(s)" if alerts else "")
+        )
     if result.interrupted:
         ctx.exit(1)
 

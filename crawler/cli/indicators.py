@@ -13,7 +13,8 @@ from typing import Any
 
 import click
 
-from crawler.cli.common import UserError, friendly, open_archive, print_json
+from crawler.cli.common import open_archive, print_json
+from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import case_option, json_option
 
 
