@@ -26,9 +26,9 @@ browser: $(BIN)/lastseen
 	@echo "browser: $$($(BIN)/python -m crawler.browser)"
 
 # Export: WeasyPrint prints the report with Debian's pango; the export tests read the PDF with
-# pdftotext and run the README's jq and openssl commands.
+# pdftotext and run the README's jq and openssl commands; the report's local times need tzdata.
 EXPORT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
-	poppler-utils jq openssl
+	poppler-utils jq openssl tzdata
 export-deps:
 	@dpkg -s $(EXPORT_DEBS) >/dev/null 2>&1 || { \
 		echo "installing Debian packages for the export report: $(EXPORT_DEBS)"; \

@@ -162,6 +162,7 @@ def export_case(
     """
     out = check_output(out)
     report.check_language(lang)
+    report.time_zone()  # a bad LASTSEEN_TZ is refused before anything is logged
     tsa_urls = check_tsa_urls(tsa_urls)
     rows = select_captures(archive, case, capture_ids)
     job = _Export(archive, case, out, key, rows, lang, tsa_urls, actor, progress or _no_progress)
