@@ -16,10 +16,14 @@ from crawler.exceptions import SetupError
 SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 # Without these a headless Chromium phones home at start (and waits on a closed network), and
-# QUIC would make the protocol of an exchange depend on UDP reachability.
+# QUIC would make the protocol of an exchange depend on UDP reachability. WebRTC sends no UDP
+# outside a proxy: under the URL guard every connection must pass the capture's SOCKS5 gate
+# (crawler/page/egress.py), which carries TCP only, and a STUN datagram to an internal address
+# would not; nor does a page learn the capturing machine's addresses from its ICE candidates.
 BASE_ARGS = (
     "--disable-background-networking",
     "--disable-quic",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",

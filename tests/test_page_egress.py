@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +29,30 @@ def internal():
     server = Recorder("127.0.0.2", {"/secret": html("<h1>internal admin page</h1>")})
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def stun() -> Iterator[tuple[int, list[bytes]]]:
+    """A UDP port on the internal address, keeping every datagram it receives."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.2", 0))
+    sock.settimeout(0.2)
+    received: list[bytes] = []
+    stop = threading.Event()
+
+    def listen() -> None:
+        while not stop.is_set():
+            try:
+                received.append(sock.recv(2048))
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1], received
+    stop.set()
+    thread.join()
+    sock.close()
 
 
 def _port(server: Recorder) -> int:
@@ -48,8 +74,14 @@ def embedded(internal: Recorder):
 
 
 @pytest.fixture(scope="module")
-def public(internal: Recorder, embedded: Recorder):
+def public(internal: Recorder, embedded: Recorder, stun: tuple[int, list[bytes]]):
     secret = internal.url("/secret")
+    webrtc_js = f"""
+      <script>
+        const pc = new RTCPeerConnection({{iceServers: [{{urls: "stun:127.0.0.2:{stun[0]}"}}]}});
+        pc.createDataChannel("x");
+        pc.createOffer().then((offer) => pc.setLocalDescription(offer));
+      </script>"""
     socket_js = """
       <p id=out>nothing</p>
       <script>
@@ -77,6 +109,7 @@ def public(internal: Recorder, embedded: Recorder):
         ),
         "/script-internal": html(f"<h1>moving</h1><script>location.href = {secret!r}</script>"),
         "/ad": html("<h1>an ordinary ad</h1>"),
+        "/webrtc-internal": html("<h1>ad</h1>" + webrtc_js),
     }
     server = Recorder("127.0.0.3", pages)
     yield server
@@ -196,3 +229,12 @@ def test_the_gate_connects_to_the_address_it_checked(public: Recorder, internal:
     assert (allowed, refused) == (0, 2)  # succeeded; not allowed by ruleset
     assert gate.connected == {("127.0.0.3", _port(public)): "127.0.0.3"}
     assert [r["host"] for r in gate.refused] == ["localhost"]
+
+
+def test_webrtc_sends_no_udp_to_an_internal_address(
+    guarded: Service, public: Recorder, stun: tuple[int, list[bytes]]
+):
+    """UDP does not pass a SOCKS5 gate; the browser is told to send none outside a proxy."""
+    capture, _ = _capture(guarded, public.url("/webrtc-internal"))
+    assert capture["outcome"] == "ok"
+    assert stun[1] == [], "WebRTC sent STUN datagrams into the private network"
