@@ -222,6 +222,20 @@ group: <a href="https://chat.whatsapp.com/F7zQ2pLxY9k4GmT1aBcD3e">join</a>.</p>"
         {"+31622334455", "+31611223344"},
         {("telegram", "havenwerk")},
     ),
+    _ad(
+        "trajets-listing",
+        "fr",
+        "Trajets cette semaine",
+        """<ul>
+<li>Bruxelles → Londres, 450 €, départ 03/12/2026 18:30, réf. 2026-00471,
+tél. 0486 55 44 33</li>
+<li>Lille → Douvres, 1 200 €, le 04.12.2026 à 06:15, 59000 Lille, code 7500-1120</li>
+<li>Rotterdam → Hull, €95 per week, 12-12-2026 09:00, order 0031-2026-17</li>
+<li>Société de transport, TVA BE 0457.123.485, n° d'entreprise 0457.123.485</li>
+<li>Réservations : 02 512 34 56 (bureau), lundi au samedi 08:00-20:00</li>
+</ul>""",
+        {"+32486554433", "+3225123456"},
+    ),
 ]
 
 

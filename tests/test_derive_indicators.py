@@ -110,3 +110,13 @@ def test_icons_and_what_is_not_an_image_get_no_photo_hash() -> None:
     assert hash_photo(png(120, 99, (255, 140, 0))) is None
     assert hash_photo(b"<html>not an image</html>") is None
     assert hash_photo(png(120, 120, (255, 140, 0))) is not None
+
+
+def test_a_long_listing_of_prices_dates_times_and_references_holds_no_phone_number() -> None:
+    rows = "".join(
+        f"<li>Ad {i}: {400 + i},00 EUR, 0{i % 9 + 1}/12/2026 1{i % 10}:30, "
+        f"le 0{i % 9 + 1}.12.2026, ref 2026-{i:05d}, 1{i % 9}00 Brussel</li>"
+        for i in range(500)
+    )
+    doc = f'<html lang="fr"><ul>{rows}<li>tel. 0486 55 44 33</li></ul></html>'.encode()
+    assert [(f.kind, f.value) for f in find_in_html(doc)] == [("phone", "+32486554433")]

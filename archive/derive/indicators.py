@@ -18,10 +18,13 @@ is a valid number.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import html
+import itertools
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -29,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum.be import ogm_vcs
+from stdnum.be import vat as be_vat
 
 DEFAULT_REGIONS = ("BE", "NL", "FR", "DE", "GB")
 CONTEXT = 40  # characters of the page's text kept on either side of a finding
@@ -141,21 +145,30 @@ class _Collector:
         self.page = page
         self.encoding = encoding
         self.found: dict[tuple[str, str, int], Finding] = {}
-        self.taken: list[tuple[int, int]] = []  # document spans already claimed
+        self.taken: set[int] = set()  # document indices already claimed by a finding
+        self._byte_at: list[int] | None = None
 
     def overlaps(self, start: int, end: int) -> bool:
-        return any(s < end and start < e for s, e in self.taken)
+        return any(i in self.taken for i in range(start, end))
+
+    def offset(self, index: int) -> int:
+        """The byte offset in the payload of ``doc[index]``."""
+        doc = self.page.doc
+        if doc.isascii():
+            return index
+        if self._byte_at is None:
+            sizes = (len(c.encode(self.encoding, "surrogateescape")) for c in doc)
+            self._byte_at = [0, *itertools.accumulate(sizes)]
+        return self._byte_at[index]
 
     def add_doc(self, kind: str, value: str, start: int, end: int) -> None:
         """A finding at ``doc[start:end]``."""
         if (kind, value, start) in self.found:
             return
-        doc = self.page.doc
-        offset = len(doc[:start].encode(self.encoding, "surrogateescape"))
-        raw = doc[start:end]
+        raw = self.page.doc[start:end]
         context = self.page.context(start, end)
-        self.found[(kind, value, start)] = Finding(kind, value, raw, offset, context)
-        self.taken.append((start, end))
+        self.found[(kind, value, start)] = Finding(kind, value, raw, self.offset(start), context)
+        self.taken.update(range(start, end))
 
     def add_text(self, kind: str, value: str, start: int, end: int) -> None:
         """A finding at ``text[start:end]`` of the visible text."""
@@ -167,9 +180,21 @@ class _Collector:
 
 E164 = phonenumbers.PhoneNumberFormat.E164
 
-# Runs of at least 8 digits (any script) that may be written with separators: the only places
-# where libphonenumber's matcher is run, since it is slow on text full of prices and dates.
-_DIGIT_RUN = re.compile(r"[+(]?\d[\d\s.\-/()]{6,30}\d")
+# Where a phone number can start: a "+", or a digit group beginning with 0 (trunk prefix or
+# 00), not glued to a letter or digit before it; it runs over digits and the separators numbers
+# are written with. Each candidate is then read by libphonenumber, its groups trimmed from the
+# end until it is a valid number (a date or a price may follow a number with a space only).
+_CANDIDATE = re.compile(r"(?<![^\W_])(?:\+\s?|\(?)\d[\d \t.\-/()]{4,30}\d(?![^\W_])")
+_GROUP = re.compile(r"\d+")
+# A Belgian company number (0457.123.485) is ten digits starting with 0, like a mobile number:
+# after one of these words, a number that passes the company number's checksum is not a phone.
+_COMPANY = re.compile(
+    r"(?:btw|tva|vat|kbo|bce|ondernemingsnummer|entreprise|enterprise|company|société|bedrijf)"
+    r"\W{0,12}(?:n°|nr\.?|no\.?|number|nummer|numéro)?\W{0,4}(?:BE)?\W{0,2}$",
+    re.I,
+)
+# Dates are not numbers (01/12/2026, 03.12.2026, 1/12/26), whatever a country's numbering says.
+_DATE = re.compile(r"(?<!\d)[0-3]?\d(?:/[01]?\d/\d{2}|[/.\-][01]?\d[/.\-](?:19|20)\d{2})(?!\d)")
 _DIGIT_WORDS = {
     "0": "nul nulle zero zéro oh",
     "1": "een één un one",
@@ -193,6 +218,7 @@ _SPELLED_RUN = re.compile(
     rf"(?:(?:\+|(?<![^\W\d_])plus\s?)\s?)?{_TOKEN}(?:[\s.\-/,_()*]{{0,4}}{_TOKEN}){{5,}}", re.I
 )
 _TOKENS = re.compile(_TOKEN, re.I)
+_A_WORD = re.compile(rf"(?<![^\W\d_])(?:{_WORDS})(?![^\W\d_])|[Oo](?=[0-9])|(?<=[0-9])[Oo]", re.I)
 
 
 _MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
@@ -224,33 +250,92 @@ def _parse(digits: str, international: bool, regions: Sequence[str]) -> str | No
     return None if best is None else str(phonenumbers.format_number(best[1], E164))
 
 
-def _phones(page: Text, found: _Collector, regions: Sequence[str]) -> None:
+@functools.lru_cache(maxsize=4096)
+def _read(candidate: str, regions: tuple[str, ...]) -> tuple[tuple[int, int], str] | None:
+    """The likeliest valid reading of a written number, with its rank (see ``_rank``)."""
+    international = candidate.startswith("+")
+    best: tuple[tuple[int, int], phonenumbers.PhoneNumber] | None = None
+    for rank, region in enumerate([None] if international else regions):
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number) and (best is None or _rank(number, rank) < best[0]):
+            best = (_rank(number, rank), number)
+    if best is None:
+        return None
+    return best[0], str(phonenumbers.format_number(best[1], E164))
+
+
+def _is_company_number(text: str, start: int, written: str) -> bool:
+    if not _COMPANY.search(text[max(0, start - 40) : start]):
+        return False
+    digits = phonenumbers.normalize_digits_only(written)[:10]
+    return bool(be_vat.is_valid(digits))
+
+
+def _phones(page: Text, found: _Collector, regions: tuple[str, ...]) -> None:
     text = page.text
     # (start, end, rank, E.164): the best reading wins where several overlap
     spans: list[tuple[int, int, tuple[int, int], str]] = []
-    for run in _DIGIT_RUN.finditer(text):
-        if sum(c.isdigit() for c in run.group()) < 8:
+    for m in _CANDIDATE.finditer(text):
+        written = m.group()
+        if _DATE.search(written):
             continue
-        lo, hi = max(0, run.start() - 1), min(len(text), run.end() + 1)
-        for rank, region in enumerate(regions):
-            for match in phonenumbers.PhoneNumberMatcher(text[lo:hi], region):
-                digits = phonenumbers.normalize_digits_only(match.raw_string)
-                if not match.raw_string.lstrip().startswith("+") and not digits.startswith("0"):
-                    continue  # a national number written without its trunk 0: not a phone
-                value = str(phonenumbers.format_number(match.number, E164))
-                spans.append((lo + match.start, lo + match.end, _rank(match.number, rank), value))
-    for run in _SPELLED_RUN.finditer(text):
-        if not any(t.group().isalpha() for t in _TOKENS.finditer(run.group())):
-            continue  # numerals only: the matcher above reads those
-        spelled = _spelled(run.group(), run.start(), regions)
-        if spelled is not None:
-            spans.append(spelled)
+        international = written.startswith("+")
+        groups = list(_GROUP.finditer(written))
+        if not international and unicodedata.digit(groups[0].group()[0]) != 0:
+            # Not "+", "0" or "00": a national number needs its trunk 0. A number may still
+            # start at a later group ("ref 2026 0470 12 34 56"): look from the next 0 group.
+            later = next((g for g in groups[1:] if unicodedata.digit(g.group()[0]) == 0), None)
+            if later is None:
+                continue
+            groups = groups[groups.index(later) :]
+            international = False
+        first = 0 if international else groups[0].start()
+        if not international and _is_company_number(text, m.start() + first, written[first:]):
+            continue
+        digits = 0
+        ends = []
+        if text[m.end() : m.end() + 1] == ":" and text[m.end() + 1 : m.end() + 2].isdigit():
+            groups = groups[:-1]  # the hour of a time (18:30) ends it, not a number
+        for g in groups:
+            digits += len(g.group())
+            if digits > 17:
+                break
+            if digits >= 7:
+                ends.append(g.end())
+        for end in reversed(ends):
+            reading = _read(written[first:end].strip(), regions)
+            if reading is not None:
+                spans.append((m.start() + first, m.start() + end, *reading))
+                break
+    for lo, hi in _near_words(text):
+        for run in _SPELLED_RUN.finditer(text, lo, hi):
+            if not any(t.group().isalpha() for t in _TOKENS.finditer(run.group())):
+                continue  # numerals only: read above
+            spelled = _spelled(run.group(), run.start(), regions)
+            if spelled is not None:
+                spans.append(spelled)
     # Longest first (a whole spelled-out run wins over a numeral group inside it), then the
     # likeliest reading.
     for start, end, _, value in sorted(spans, key=lambda s: (s[0] - s[1], s[2], s[0])):
         first, raw = page.raw(start, end)
         if not found.overlaps(first, first + len(raw)):
             found.add_text(PHONE, value, start, end)
+
+
+def _near_words(text: str) -> list[tuple[int, int]]:
+    """Stretches of text around digit words (or an O beside a numeral), merged: the only places
+    a spelled-out number can be, and the only ones its slow pattern is run over."""
+    windows: list[tuple[int, int]] = []
+    for m in _A_WORD.finditer(text):
+        lo, hi = max(0, m.start() - 120), min(len(text), m.end() + 120)
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], hi)
+        else:
+            windows.append((lo, hi))
+    return windows
 
 
 def _spelled(
@@ -279,7 +364,6 @@ def _spelled(
 
 # -- links and handles -----------------------------------------------------------------------
 
-_HANDLE = r"[A-Za-z0-9_.\-]"
 _LINKS: list[tuple[str, re.Pattern[str]]] = [
     (
         "whatsapp",
@@ -336,6 +420,24 @@ _LINKS: list[tuple[str, re.Pattern[str]]] = [
     (EMAIL, re.compile(r"mailto:([^\"'?<>\s]+)", re.I)),
     (PHONE, re.compile(r"(?<![\w])tel:([+\d\s().\-%A-Fa-f]{6,40}?)(?=[\"'<>?;]|$)", re.I)),
 ]
+# What each kind's links must contain: a page without it is not searched for them.
+_LINK_KEYS = {
+    "whatsapp": ("wa.me", "whatsapp"),
+    "whatsapp-group": ("chat.whatsapp",),
+    "telegram-invite": (".me/",),
+    "telegram": (".me/", "tg://"),
+    "signal": ("signal.me",),
+    "signal-username": ("signal.me",),
+    "viber": ("viber:",),
+    "skype": ("skype:",),
+    "snapchat": ("snapchat.com",),
+    "instagram": ("instagram.com",),
+    "facebook": ("facebook.com", "fb.com"),
+    "tiktok": ("tiktok.com",),
+    "vk": ("vk.com",),
+    EMAIL: ("mailto:",),
+    PHONE: ("tel:",),
+}
 _TELEGRAM_WORD = re.compile(
     r"(?:telegram|telegramm|telegrame|تيليجرام|تلغرام|تليجرام|تيلجرام)[^@\n]{0,20}@([A-Za-z][A-Za-z0-9_]{4,31})\b",
     re.I,
@@ -346,6 +448,7 @@ _EMAIL_HIDDEN = re.compile(
     r"([A-Za-z0-9\-]{1,63}(?:\s*[\[(]\s*(?:dot|punt|point)\s*[\])]\s*[A-Za-z0-9\-]{1,63})+)",
     re.I,
 )
+_HIDDEN_AT = re.compile(r"[\[(]\s*(?:at|@|arobase|apenstaart)\s*[\])]", re.I)
 _DOT_WORD = re.compile(r"\s*[\[(]\s*(?:dot|punt|point)\s*[\])]\s*", re.I)
 # A "name@2x.png" in a page is an image file, not an address.
 _NOT_TLD = frozenset("png jpg jpeg gif webp svg css js avif ico".split())
@@ -374,7 +477,10 @@ def _link_value(kind: str, value: str, regions: Sequence[str]) -> str | None:
 
 
 def _links(page: Text, found: _Collector, regions: Sequence[str]) -> None:
+    lower = page.doc.lower()
     for kind, pattern in _LINKS:
+        if not any(key in lower for key in _LINK_KEYS[kind]):
+            continue
         for m in pattern.finditer(page.doc):
             value = _link_value(kind, m.group(1), regions)
             if value is not None:
@@ -383,12 +489,15 @@ def _links(page: Text, found: _Collector, regions: Sequence[str]) -> None:
 
 def _handles_and_emails(page: Text, found: _Collector) -> None:
     text = page.text
-    for m in _TELEGRAM_WORD.finditer(text):
-        found.add_text("telegram", m.group(1).lower(), m.start(1) - 1, m.end(1))
-    for m in _EMAIL.finditer(text):
-        value = _email(m.group())
-        if value is not None:
-            found.add_text(EMAIL, value, m.start(), m.end())
+    if "@" in text:
+        for m in _TELEGRAM_WORD.finditer(text):
+            found.add_text("telegram", m.group(1).lower(), m.start(1) - 1, m.end(1))
+        for m in _EMAIL.finditer(text):
+            value = _email(m.group())
+            if value is not None:
+                found.add_text(EMAIL, value, m.start(), m.end())
+    if not _HIDDEN_AT.search(text):
+        return
     for m in _EMAIL_HIDDEN.finditer(text):
         value = _email(m.group(1) + "@" + _DOT_WORD.sub(".", m.group(2)))
         if value is not None:
@@ -459,6 +568,9 @@ def _eth_valid(value: str) -> bool:
 def _money(page: Text, found: _Collector) -> None:
     text = page.text
     for m in _IBAN.finditer(text):
+        # Shaped like an account number, valid or not: none of its digits is a phone number.
+        first, raw = page.raw(m.start(), m.end())
+        found.taken.update(range(first, first + len(raw)))
         compact = m.group().replace(" ", "")
         # The pattern may take in what follows the IBAN: try the longest valid prefix.
         for size in range(len(compact), 14, -1):
@@ -541,7 +653,7 @@ def find_in_html(
     doc = payload.decode(encoding, "surrogateescape")
     page = Text.of_html(doc)
     found = _Collector(page, encoding)
-    ordered = regions_for(doc, url, regions)
+    ordered = tuple(regions_for(doc, url, regions))
     _links(page, found, ordered)
     _money(page, found)
     _handles_and_emails(page, found)
