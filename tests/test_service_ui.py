@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
 from crawler.browser import launch_options
@@ -24,6 +25,24 @@ def svc(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def slow_site():
     server = Recorder("127.0.0.1", {"/slow": html("<h1>a page that takes 3 s to answer</h1>")})
+    yield server
+    server.stop()
+
+
+# A captured page whose script, run on the service's origin with the analyst's session, reads
+# every capture request and files a new one in the analyst's name (issue 16, item 1).
+HOSTILE = """<h1>an ad</h1>
+<script>
+fetch("/api/captures").then(function (r) { return r.json(); }).then(function (d) {
+  return fetch("/api/captures", {method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({url: "http://stolen.example/" + d.captures.length, case: "XSS-STOLEN"})});
+}).then(function () { document.title = "stolen"; });
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def hostile_site():
+    server = Recorder("127.0.0.1", {"/hostile": html(HOSTILE)})
     yield server
     server.stop()
 
@@ -128,3 +147,32 @@ def test_the_api_docs_render_from_the_service_alone(page, svc: Service):
     expect(page.locator(".swagger-ui .title").first).to_contain_text("lastseen capture service")
     expect(page.locator(".opblock-summary-path[data-path='/api/captures']").first).to_be_visible()
     assert hosts == {svc.url.split("/")[2]}
+
+
+def test_a_captured_page_does_not_run_on_the_service_origin(
+    page, svc: Service, hostile_site: Recorder
+):
+    request_id = svc.report(hostile_site.url("/hostile"), case="XSS-1")["id"]
+    assert svc.wait(request_id)["status"] == "stored"
+    assert b"XSS-STOLEN" in svc.get(f"/api/captures/{request_id}/dom").body
+    # The signed-in analyst opens the captured DOM (and every other captured file) by its URL.
+    for kind in ("dom", "screenshot", "pdf", "warc"):
+        try:
+            page.goto(f"{svc.url}/api/captures/{request_id}/{kind}")
+        except PlaywrightError as exc:  # a download, not a page
+            assert "Download is starting" in str(exc)
+    page.wait_for_timeout(2000)  # what the script would have needed to file its request
+    assert svc.get("/api/captures?case=XSS-STOLEN").json()["captures"] == []
+    for kind in ("dom", "screenshot", "pdf", "warc"):
+        reply = svc.get(f"/api/captures/{request_id}/{kind}")
+        assert reply.headers["content-disposition"].startswith("attachment;")
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["content-security-policy"].startswith("sandbox")
+    # The pages' own policy: scripts of the service's files only, never framed, no referrer.
+    response = page.goto(f"{svc.url}/captures/{request_id}")
+    assert response is not None
+    expect(page.locator("h1 .status")).to_have_text("stored")
+    headers = response.headers
+    policy = headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert headers["referrer-policy"] == "no-referrer"

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from archive.catalog import requests as capture_requests
 from crawler.service.auth import ApiUser
 from crawler.service.desk import FILES, MAX_CASE, Desk, DeskDep, ReportIn
+from crawler.service.headers import captured_headers
 
 CHUNK = 64 * 1024
 EXTENSIONS = {"screenshot": "png", "pdf": "pdf", "dom": "html"}
@@ -40,14 +41,11 @@ def openapi(request: Request, user: ApiUser) -> JSONResponse:
 
 
 @router.get("/docs", include_in_schema=False)
-def docs(user: ApiUser) -> HTMLResponse:
-    return get_swagger_ui_html(
-        openapi_url="/openapi.json",
-        title="lastseen API",
-        swagger_js_url="/docs-ui/swagger-ui-bundle.js",
-        swagger_css_url="/docs-ui/swagger-ui.css",
-        swagger_favicon_url="/docs-ui/favicon.png",
-    )
+def docs(request: Request, user: ApiUser) -> HTMLResponse:
+    # Our own page, not FastAPI's: that one starts Swagger UI with an inline script, which the
+    # service's Content-Security-Policy does not run (static/docs.js does it instead).
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, "docs.html", {})
 
 
 @router.get("/healthz", tags=["health"], summary="Liveness and catalog reachability (no token)")
@@ -122,7 +120,7 @@ def get_warc(report_id: int, user: ApiUser, desk: DeskDep) -> StreamingResponse:
         chunks(),
         media_type="application/warc",
         headers={
-            "Content-Disposition": f'attachment; filename="{Path(captured.warc_name).name}"',
+            **captured_headers(Path(captured.warc_name).name),
             "Content-Length": str(captured.warc_size),
             "Repr-Digest": _repr_digest(captured.warc_sha256),
         },
@@ -143,7 +141,8 @@ def record_file(report_id: int, kind: str, user: str, desk: Desk) -> Response:
         data,
         media_type=FILES[kind],
         headers={
-            "Content-Disposition": f'inline; filename="{name}"',
+            # The screenshot still shows in an <img>: images ignore Content-Disposition.
+            **captured_headers(name),
             "Repr-Digest": _repr_digest(sha),
             "Cache-Control": "private, max-age=86400, immutable",
         },

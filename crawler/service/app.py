@@ -22,6 +22,7 @@ from crawler.service.auth import LoginNeeded, Tokens, to_login
 from crawler.service.bodylimit import BodyLimit
 from crawler.service.config import ServiceConfig
 from crawler.service.desk import Desk
+from crawler.service.headers import SecurityHeaders
 
 HERE = Path(__file__).parent
 # Swagger UI and its stylesheet as fastapi-offline packages them (no CDN).
@@ -46,6 +47,8 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
     app.state.desk = Desk(archive, config)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.add_middleware(BodyLimit, max_bytes=config.max_body)
+    # Outermost: every answer gets the headers, the body limit's 413 and the error pages too.
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(LoginNeeded, to_login)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     # Swagger UI from the installed package, not a CDN: the service often runs on a closed network.
