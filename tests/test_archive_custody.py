@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from archive.catalog import custody
 from archive.catalog.db import Catalog, CustodyRow
+from archive.chain import verify_chain
 
 
 def open_catalog(store, db_url) -> Catalog:
@@ -32,7 +33,7 @@ def test_an_intact_log_verifies_and_each_entry_names_the_previous_hash(store, db
     assert [e.seq for e in chain] == [1, 2, 3, 4, 5]
     assert chain[0].prev_hash == "0" * 64
     assert all(b.prev_hash == a.hash for a, b in zip(chain, chain[1:], strict=False))
-    assert custody.verify_chain(chain) == []
+    assert verify_chain(chain) == []
 
 
 def test_changing_an_entry_in_the_database_is_detected(store, db_url):
@@ -40,7 +41,7 @@ def test_changing_an_entry_in_the_database_is_detected(store, db_url):
     append(catalog, 4)
     with catalog.session() as s:
         s.execute(update(CustodyRow).where(CustodyRow.seq == 2).values(actor="someone else"))
-    problems = custody.verify_chain(custody.entries(catalog))
+    problems = verify_chain(custody.entries(catalog))
     assert problems == ["entry 2: content does not match its hash"]
 
 
@@ -48,7 +49,7 @@ def test_removing_an_entry_is_detected(store, db_url):
     catalog = open_catalog(store, db_url)
     append(catalog, 4)
     chain = [e for e in custody.entries(catalog) if e.seq != 3]
-    problems = custody.verify_chain(chain)
+    problems = verify_chain(chain)
     assert "entry 4: expected sequence number 3" in problems
     assert "entry 4: does not follow the entry before it" in problems
 
@@ -79,4 +80,4 @@ def test_concurrent_writers_from_several_processes_keep_one_linear_chain(store, 
         assert p.exitcode == 0
     chain = custody.entries(catalog)
     assert len(chain) == writers * 15
-    assert custody.verify_chain(chain) == []
+    assert verify_chain(chain) == []

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from archive import Archive, ArchiveConfig
 from archive.catalog import requests as capture_requests
-from archive.catalog.custody import entries, verify_chain
+from archive.catalog.custody import entries
 from archive.catalog.requests import RequestRow
+from archive.chain import verify_chain
 
 
 def open_archive(store: Path, db: str | None) -> Archive:

@@ -26,6 +26,7 @@ from archive.bundle.keys import load_key
 from archive.bundle.report import render_pdf
 from archive.bundle.verify import load_certificates, verify_bundle
 from archive.catalog import custody
+from archive.chain import entry_hash, verify_chain
 from demo.site import AdSite
 from tests.bundles import members, rezip
 from tests.conftest import BIN, ROOT, invoke, run_cli
@@ -271,11 +272,11 @@ def test_custody_holds_these_captures_entries_only_and_ends_with_the_export(unzi
     assert export["action"] == "export" and export["capture_id"] is None
     assert export["details"]["captures"] == ids and export["details"]["case"] == CASE
     assert export["details"]["entries"] == [[e["seq"], e["hash"]] for e in entries[:-1]]
-    assert all(custody.entry_hash(e) == e["hash"] for e in entries)
+    assert all(entry_hash(e) == e["hash"] for e in entries)
     # The catalog's one chain still verifies, and the export entry follows its head.
     archive = Archive.open(ArchiveConfig(store=str(case["store"])), create=False)
     chain = custody.entries(archive.catalog)
-    assert custody.verify_chain(chain) == []
+    assert verify_chain(chain) == []
     position = next(i for i, e in enumerate(chain) if e.hash == export["hash"])
     assert export["prev_hash"] == chain[position - 1].hash
     archive.close()

@@ -27,6 +27,7 @@ from playwright.sync_api import sync_playwright
 from archive import Archive, ArchiveConfig
 from archive.bundle.verify import load_certificates, verify_bundle
 from archive.catalog import custody
+from archive.chain import verify_chain
 from crawler.browser import find_browser, launch_args
 from demo.site import AdSite
 from tests.bundles import members, rezip
@@ -282,7 +283,7 @@ def test_the_export_entry_lists_the_warcs_each_capture_depends_on(sched):
     archive = Archive.open(ArchiveConfig(store=str(sched["store"]), db=sched["db"]), create=False)
     try:
         chain = custody.entries(archive.catalog)
-        assert custody.verify_chain(chain) == []
+        assert verify_chain(chain) == []
         access = [
             e
             for e in chain

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.catalog.custody import verify_chain
+from archive.chain import verify_chain
 from tests.conftest import LASTSEEN, cli_env, invoke
 from tests.warcs import read_warc
 

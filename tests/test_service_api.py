@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from archive.catalog.custody import verify_chain
+from archive.chain import verify_chain
 from demo.site import AdSite
 from tests.conftest import run_cli
 from tests.service_fixtures import ALICE, TIPLINE, Service, secret, start_service

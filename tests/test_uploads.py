@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import update
 
 from archive import Archive, ArchiveConfig
-from archive.catalog.custody import entries, verify_chain
+from archive.catalog.custody import entries
+from archive.chain import verify_chain
 from archive.store.check import verify_objects
 from archive.store.objects import SPOOLED, STORED, StoredObject
 from archive.store.s3 import b64_sha256

@@ -32,8 +32,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.bundle import layout, report
@@ -41,7 +39,8 @@ from archive.bundle.keys import SigningKey
 from archive.bundle.tsa import Stamp, request_token
 from archive.bundle.wacz import WaczWriter
 from archive.catalog import custody
-from archive.catalog.db import CaptureRow, CustodyRow
+from archive.catalog.db import CaptureRow
+from archive.chain import Entry
 from archive.exceptions import ArchiveError, ExportError, InvalidRequest, TimestampError
 from archive.seal.archive import Archive
 from archive.times import rfc3339, rfc3339_or_none
@@ -194,7 +193,7 @@ class _Export:
         # The latest moment any of these captures describes: the bundle's fixed file time.
         self.when = max(row.finished_at for row in rows)
         self.captures: list[_Capture] = []
-        self.export_entry: custody.Entry | None = None
+        self.export_entry: Entry | None = None
         self.selected = {row.id: row for row in rows}
         self.referenced: dict[str, _Referenced] = {}  # by store name
         # Checked copies of the WARCs that hold originals of revisits, by store name: many
@@ -623,7 +622,7 @@ class _Export:
 
     # -- custody -------------------------------------------------------------------------------
 
-    def _log_export(self, sums: dict[str, str]) -> list[custody.Entry]:
+    def _log_export(self, sums: dict[str, str]) -> list[Entry]:
         """One ``access`` entry per capture and the ``export`` entry, in one transaction.
 
         The export entry lists (seq, hash) of every earlier entry the bundle carries, so the
@@ -659,7 +658,7 @@ class _Export:
                     capture_id=row.id,
                     details={"purpose": "export", "case": self.case, "bundle": self.out.name},
                 )
-            related = _related_entries(session, ids, self.case)
+            related = custody.related(session, ids, self.case)
             details["entries"] = [[entry.seq, entry.hash] for entry in related]
             self.export_entry = custody.append(
                 catalog, session, actor=self.actor, action=EXPORT, details=details
@@ -784,7 +783,7 @@ class _Export:
         wacz_member: str,
         sizes: dict[str, int],
         sums: dict[str, str],
-        entries: list[custody.Entry],
+        entries: list[Entry],
         plan: list[str],
         failures: list[dict[str, str]],
     ) -> dict[str, Any]:
@@ -853,39 +852,13 @@ class _Export:
         }
 
 
-def _related_entries(session: Session, capture_ids: list[int], case: str) -> list[custody.Entry]:
-    """Entries about these captures, and earlier exports that included any of them.
-
-    Left out: entries about these captures that name another case (a report filed under
-    another case that the capture service answered with one of these captures: they hold that
-    case's reporter and note), which are that case's business; the report says why entries can
-    be missing. Another export's reading of one of these WARCs as a referenced file names that
-    export by number only, and is kept.
-    """
-    wanted = set(capture_ids)
-    rows = session.scalars(
-        select(CustodyRow)
-        .where(CustodyRow.capture_id.in_(capture_ids) | CustodyRow.capture_id.is_(None))
-        .order_by(CustodyRow.seq)
-    )
-    entries = []
-    for row in rows:
-        details = row.details if isinstance(row.details, dict) else {}
-        if row.capture_id is None:
-            if wanted & set(details.get("captures") or []):
-                entries.append(custody.Entry.from_row(row))
-        elif details.get("case") in (None, case):
-            entries.append(custody.Entry.from_row(row))
-    return entries
-
-
-def _entry_view(entry: custody.Entry) -> dict[str, Any]:
+def _entry_view(entry: Entry) -> dict[str, Any]:
     view = entry.as_dict()
     view["details_json"] = json.dumps(entry.details, sort_keys=True, ensure_ascii=False)
     return view
 
 
-def _jsonl(entries: list[custody.Entry]) -> bytes:
+def _jsonl(entries: list[Entry]) -> bytes:
     lines = [json.dumps(e.as_dict(), sort_keys=True, ensure_ascii=False) for e in entries]
     return ("\n".join(lines) + "\n").encode("utf-8")
 

@@ -31,7 +31,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.bundle import layout
 from archive.bundle.keys import fingerprint, load_public_pem, signature_valid
 from archive.bundle.tsa import integrity_problems, read_token, trust_problems
-from archive.catalog.custody import entry_hash
+from archive.chain import verify_excerpt
 from archive.times import rfc3339
 from archive.warc.revisits import Revisit
 
@@ -486,7 +486,7 @@ class _Verifier:
             return
         try:
             entries = [json.loads(line) for line in data.decode("utf-8").splitlines()]
-            problems = _chain_problems(entries) or self._export_entry_problems(entries)
+            problems = verify_excerpt(entries) or self._export_entry_problems(entries)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             self.check(FAIL, "custody", name, f"not a custody log ({exc!r})")
             return
@@ -662,24 +662,6 @@ class _Verifier:
             self.check(FAIL, "timestamp", name, "; ".join(trust))
         else:
             self.check(OK, "timestamp", name, "from a TSA certified by the given CA")
-
-
-def _chain_problems(entries: list[dict[str, Any]]) -> list[str]:
-    """Each entry matches its hash; entries that follow each other are linked by prev_hash."""
-    if not entries:
-        return ["no entries"]
-    problems = []
-    previous: dict[str, Any] | None = None
-    for entry in entries:
-        if entry_hash(entry) != entry["hash"]:
-            problems.append(f"entry #{entry['seq']}: content does not match its hash")
-        if previous is not None:
-            if entry["seq"] <= previous["seq"]:
-                problems.append(f"entry #{entry['seq']}: out of order")
-            elif entry["seq"] == previous["seq"] + 1 and entry["prev_hash"] != previous["hash"]:
-                problems.append(f"entry #{entry['seq']}: does not follow entry #{previous['seq']}")
-        previous = entry
-    return problems
 
 
 def _is_provenance(headers: Any) -> bool:
