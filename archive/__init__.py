@@ -2,28 +2,44 @@
 
 ``verify`` and ``export`` run on a machine without a browser, years after the capture, so nothing
 here imports Scrapy or Playwright (ruff's banned-api rule enforces it).
+
+The names below are imported on first use: ``import archive`` (and with it the offline verifier,
+``archive.bundle.verify``) loads neither SQLAlchemy nor boto3.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from archive.capture import (
-    Capture,
-    Exchange,
-    HttpRequest,
-    HttpResponse,
-    Resource,
-)
-from archive.catalog.db import CaptureRow, Catalog
-from archive.exceptions import ArchiveError, CatalogError, CustodyError, StoreError
-from archive.seal.archive import Archive, ArchiveConfig
-from archive.store.local import LocalStore, SealedFile, open_store
+if TYPE_CHECKING:
+    from archive.capture import Capture, Exchange, HttpRequest, HttpResponse, Resource
+    from archive.catalog.db import CaptureRow, Catalog
+    from archive.exceptions import ArchiveError, CatalogError, CustodyError, StoreError
+    from archive.seal.archive import Archive, ArchiveConfig
+    from archive.store.local import LocalStore, SealedFile, open_store
 
-try:
-    __version__ = version("lastseen")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+    __version__: str
+
+# Each name of the façade, and the module that defines it.
+_HOMES = {
+    "Archive": "archive.seal.archive",
+    "ArchiveConfig": "archive.seal.archive",
+    "ArchiveError": "archive.exceptions",
+    "Capture": "archive.capture",
+    "CaptureRow": "archive.catalog.db",
+    "Catalog": "archive.catalog.db",
+    "CatalogError": "archive.exceptions",
+    "CustodyError": "archive.exceptions",
+    "Exchange": "archive.capture",
+    "HttpRequest": "archive.capture",
+    "HttpResponse": "archive.capture",
+    "LocalStore": "archive.store.local",
+    "Resource": "archive.capture",
+    "SealedFile": "archive.store.local",
+    "StoreError": "archive.exceptions",
+    "open_store": "archive.store.local",
+}
 
 __all__ = [
     "Archive",
@@ -43,3 +59,23 @@ __all__ = [
     "StoreError",
     "open_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value: Any = _version()
+    elif name in _HOMES:
+        value = getattr(import_module(_HOMES[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # looked up once
+    return value
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lastseen")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"

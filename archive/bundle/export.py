@@ -40,11 +40,12 @@ from archive.bundle.tsa import Stamp, request_token
 from archive.bundle.wacz import WaczWriter
 from archive.catalog import custody
 from archive.catalog.db import CaptureRow
+from archive.catalog.payloads import Origin, locate
 from archive.chain import Entry
 from archive.exceptions import ArchiveError, ExportError, InvalidRequest, TimestampError
 from archive.seal.archive import Archive
 from archive.times import rfc3339, rfc3339_or_none
-from archive.warc.revisits import Origin, Revisit, copy_payload, locate, print_of
+from archive.warc.revisits import Revisit, copy_payload, print_of
 
 EXPORT = "export"
 EXPORT_FAILED = "export-failed"

@@ -8,6 +8,7 @@ many ads, the screenshot of a page that did not change) is written again only as
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Integer, String, Text, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.catalog.db import Base
+from archive.warc.revisits import Revisit
 from archive.warc.writer import Original, WrittenCapture
 
 # SHA-256 of no bytes: an empty body is never indexed nor deduplicated.
@@ -56,6 +58,30 @@ def lookup(session: Session, keys: Iterable[str]) -> dict[str, PayloadRow]:
         for row in session.scalars(select(PayloadRow).where(PayloadRow.sha256.in_(chunk))):
             if row.key in wanted:
                 found[row.key] = row
+    return found
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where the record a revisit points to is stored."""
+
+    record_id: str
+    warc_name: str  # the WARC's name in the store
+    offset: int
+    capture_id: int
+
+
+def locate(session: Session, revisits: Iterable[Revisit]) -> dict[str, Origin]:
+    """The stored originals of these revisits, by record id, as the payload index knows them.
+
+    A record the index does not list is left out: the caller decides what a gap means.
+    """
+    wanted = {r.refers_to: r for r in revisits}
+    keys = {f"{r.original_type}:{r.payload_sha256}" for r in wanted.values() if r.payload_sha256}
+    found: dict[str, Origin] = {}
+    for row in lookup(session, keys).values():
+        if row.record_id in wanted:
+            found[row.record_id] = Origin(row.record_id, row.warc_name, row.offset, row.capture_id)
     return found
 
 

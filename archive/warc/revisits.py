@@ -4,23 +4,20 @@ A scheduled recapture writes a payload that is already stored (an unchanged page
 in many ads, the screenshot and rendered DOM of a page that did not change) as a WARC ``revisit``
 record (profile identical-payload-digest) pointing to the first copy. That copy can be in another
 capture's WARC file, of the same case or of another one. A bundle is complete only with those
-files: this module reads the revisit records of a WARC and finds, in the catalog's payload index,
-the WARC file and offset of each original, and copies an original's payload out of that file.
+files: this module reads the revisit records of a WARC and copies an original's payload out of the
+file that holds it (the catalog's payload index, ``archive.catalog.payloads``, says which file).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
-from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.capture import PDF_PRINT_OF
-from archive.catalog import payloads
 
 REVISIT = "revisit"
 _CHUNK = 1 << 20
@@ -60,30 +57,6 @@ class Revisit:
         """A revisit only ever replaces a record of the same kind: responses for web
         addresses, resources (screenshot, DOM, PDF, TLS chain) for ``urn:`` targets."""
         return "resource" if self.target_uri.startswith("urn:") else "response"
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where the record a revisit points to is stored."""
-
-    record_id: str
-    warc_name: str  # the WARC's name in the store
-    offset: int
-    capture_id: int
-
-
-def locate(session: Session, revisits: Iterable[Revisit]) -> dict[str, Origin]:
-    """The stored originals of these revisits, by record id, as the payload index knows them.
-
-    A record the index does not list is left out: the caller decides what a gap means.
-    """
-    wanted = {r.refers_to: r for r in revisits}
-    keys = {f"{r.original_type}:{r.payload_sha256}" for r in wanted.values() if r.payload_sha256}
-    found: dict[str, Origin] = {}
-    for row in payloads.lookup(session, keys).values():
-        if row.record_id in wanted:
-            found[row.record_id] = Origin(row.record_id, row.warc_name, row.offset, row.capture_id)
-    return found
 
 
 def print_of(provenance: dict[str, Any]) -> int | None:
