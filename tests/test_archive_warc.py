@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import re
@@ -17,7 +18,7 @@ from archive.capture import (
     Resource,
 )
 from archive.digest import HashingWriter
-from archive.warc.reader import read_payload
+from archive.warc.reader import read_payload, scan
 from archive.warc.writer import CaptureWriter
 from tests.warcs import read_warc
 
@@ -125,6 +126,34 @@ def test_record_offsets_point_at_the_records(tmp_path):
     stream = io.BytesIO(data)
     assert read_payload(stream, written.main.offset) == "caf\xe9 \x80".encode("latin-1")
     assert read_payload(stream, written.resources["screenshot"].offset) == b"\x89PNG fake"
+
+
+def test_a_scan_meets_every_record_where_the_writer_put_it_with_its_digests_checked(tmp_path):
+    data, written, _ = write(make_capture())
+    found = []
+    for record in scan(io.BytesIO(data), check_digests=True):
+        payload = b"".join(record.chunks())
+        assert record.digest_problems() == []
+        found.append((record.id, record.type, record.offset, record.length, payload))
+    by_id = {ref.record_id: ref for ref in written.records}
+    assert [f[0] for f in found if f[0] in by_id] == [ref.record_id for ref in written.records]
+    for record_id, record_type, offset, length, payload in found:
+        if record_id in by_id:
+            ref = by_id[record_id]
+            assert (record_type, offset, length) == (ref.record_type, ref.offset, ref.length)
+            if ref.payload_sha256 and record_type != "revisit":
+                assert hashlib.sha256(payload).hexdigest() == ref.payload_sha256
+
+
+def test_a_scan_names_a_record_whose_payload_was_changed(tmp_path):
+    data, written, _ = write(make_capture())
+    changed = gzip.decompress(data).replace("caf\xe9 \x80".encode("latin-1"), b"CAF\xe9 \x80", 1)
+    assert changed != data
+    problems = {
+        record.id: record.digest_problems() for record in scan(io.BytesIO(changed), check_digests=True)
+    }
+    assert problems[written.main.record_id]
+    assert [p for rid, p in problems.items() if p and rid != written.main.record_id] == []
 
 
 def test_all_records_share_the_capture_date_with_microseconds(tmp_path):

@@ -32,8 +32,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from warcio.archiveiterator import ArchiveIterator
-
 from archive.bundle import layout, report
 from archive.bundle.keys import SigningKey
 from archive.bundle.tsa import Stamp, request_token
@@ -45,7 +43,9 @@ from archive.chain import Entry
 from archive.exceptions import ArchiveError, ExportError, InvalidRequest, TimestampError
 from archive.seal.archive import Archive
 from archive.times import rfc3339, rfc3339_or_none
-from archive.warc.revisits import Revisit, copy_payload, print_of
+from archive.warc.reader import record_at
+from archive.warc.reader import scan as scan_warc
+from archive.warc.revisits import Revisit, print_of
 
 EXPORT = "export"
 EXPORT_FAILED = "export-failed"
@@ -428,14 +428,20 @@ class _Export:
         original in ``warc`` (a checked copy of the WARC that holds it), which must have the
         SHA-256 the revisit record states."""
         path = folder / layout.EXTRACTED[kind]
+        digest = hashlib.sha256()
         try:
             with open(warc, "rb") as src, open(path, "xb") as out:
-                record_id, sha256 = copy_payload(src, origin.offset, out)
+                record = record_at(src, origin.offset)
+                record_id = record.id
+                for chunk in record.chunks():
+                    digest.update(chunk)
+                    out.write(chunk)
         except ValueError as exc:
             raise ExportError(
                 f"capture {row.id}: cannot read the original of its {kind} in "
                 f"{origin.warc_name}: {exc}: nothing was exported"
             ) from exc
+        sha256 = digest.hexdigest()
         if record_id != origin.record_id or sha256 != revisit.payload_sha256:
             raise ExportError(
                 f"capture {row.id}: its {kind} is a revisit of record {origin.record_id} in "
@@ -580,13 +586,9 @@ class _Export:
             folder.mkdir(parents=True, exist_ok=True)
         scan = _Scan()
         with open(warc, "rb") as fh:
-            iterator = ArchiveIterator(fh, check_digests=True)
-            for record in iterator:
-                headers = record.rec_headers
-                record_id = headers.get_header("WARC-Record-ID")
-                kind = wanted.get(record_id)
-                revisit = Revisit.from_headers(headers)
-                stream = record.content_stream()
+            for record in scan_warc(fh, check_digests=True):
+                kind = wanted.get(record.id)
+                revisit = Revisit.from_headers(record.headers)
                 digest = hashlib.sha256()
                 out = None
                 if revisit is not None:
@@ -597,21 +599,21 @@ class _Export:
                     scan.files[kind] = folder / layout.EXTRACTED[kind]
                     out = open(scan.files[kind], "xb")  # noqa: SIM115 - closed below
                 try:
-                    while chunk := stream.read(layout.CHUNK):
+                    for chunk in record.chunks():
                         digest.update(chunk)
                         if out is not None:
                             out.write(chunk)
                 finally:
                     if out is not None:
                         out.close()
-                if revisit is None and record.rec_type in ("response", "resource"):
-                    scan.digests[record_id] = digest.hexdigest()
-                    scan.offsets[record_id] = iterator.get_record_offset()
-                if record.digest_checker.passed is False:
-                    problems = "; ".join(record.digest_checker.problems)
+                if revisit is None and record.type in ("response", "resource"):
+                    scan.digests[record.id] = digest.hexdigest()
+                    scan.offsets[record.id] = record.offset
+                problems = record.digest_problems()
+                if problems:
                     raise ExportError(
-                        f"capture {row.id}: record {record_id} of {row.warc_name} fails its "
-                        f"digest ({problems}): nothing was exported"
+                        f"capture {row.id}: record {record.id} of {row.warc_name} fails its "
+                        f"digest ({'; '.join(problems)}): nothing was exported"
                     )
         missing = set(wanted.values()) - set(scan.files) - set(scan.revisit_kinds)
         if missing:

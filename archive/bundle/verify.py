@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from warcio.archiveiterator import ArchiveIterator
 
 from archive.bundle import layout
 from archive.bundle.keys import fingerprint, load_public_pem, signature_valid
 from archive.bundle.tsa import integrity_problems, read_token, trust_problems
 from archive.chain import verify_excerpt
 from archive.times import rfc3339
+from archive.warc.reader import scan
 from archive.warc.revisits import Revisit
 
 OK, FAIL, WARN = "OK", "FAIL", "WARN"
@@ -253,15 +253,13 @@ class _Verifier:
         count = 0
         try:
             with self.zip.open(warc.member) as fh:
-                iterator = ArchiveIterator(fh, check_digests=True)
-                for record in iterator:
+                for record in scan(fh, check_digests=True):
                     count += 1
-                    headers = record.rec_headers
-                    record_id = headers.get_header("WARC-Record-ID")
+                    headers = record.headers
+                    record_id = record.id
                     digest = hashlib.sha256()
-                    stream = record.content_stream()
                     payload = io.BytesIO() if _is_provenance(headers) else None
-                    while chunk := stream.read(layout.CHUNK):
+                    for chunk in record.chunks():
                         digest.update(chunk)
                         if payload is not None:
                             payload.write(chunk)
@@ -272,12 +270,10 @@ class _Verifier:
                     revisit = Revisit.from_headers(headers)
                     if revisit is not None:
                         warc.revisits[record_id] = revisit
-                    if record.digest_checker.passed is False:
-                        offset = iterator.get_record_offset()
-                        problems += [
-                            f"record {record_id} at offset {offset}: {p}"
-                            for p in record.digest_checker.problems
-                        ]
+                    problems += [
+                        f"record {record_id} at offset {record.offset}: {p}"
+                        for p in record.digest_problems()
+                    ]
                     warc.latest = _later(warc.latest, _parse_time(headers.get_header("WARC-Date")))
                     if payload is not None:
                         warc.provenance_id = record_id

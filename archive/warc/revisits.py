@@ -4,23 +4,19 @@ A scheduled recapture writes a payload that is already stored (an unchanged page
 in many ads, the screenshot and rendered DOM of a page that did not change) as a WARC ``revisit``
 record (profile identical-payload-digest) pointing to the first copy. That copy can be in another
 capture's WARC file, of the same case or of another one. A bundle is complete only with those
-files: this module reads the revisit records of a WARC and copies an original's payload out of the
-file that holds it (the catalog's payload index, ``archive.catalog.payloads``, says which file).
+files: this module reads what a revisit record says; the catalog's payload index
+(``archive.catalog.payloads``) says which stored file holds the original, and where.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO
-
-from warcio.archiveiterator import ArchiveIterator
+from typing import Any
 
 from archive.capture import PDF_PRINT_OF
 
 REVISIT = "revisit"
-_CHUNK = 1 << 20
 # Captures sealed before the print was a field of its own said it only in this sentence:
 # "rendered DOM identical (sha256:...) to capture 12, whose PDF print stands for this one too".
 # Sealed evidence is never rewritten, so their exports still read it.
@@ -69,17 +65,3 @@ def print_of(provenance: dict[str, Any]) -> int | None:
     said = provenance.get("pdf_not_printed")
     match = _SAID_PRINT_OF.search(said) if isinstance(said, str) else None
     return int(match.group(1)) if match else None
-
-
-def copy_payload(stream: BinaryIO, offset: int, out: IO[bytes]) -> tuple[str, str]:
-    """Copy the payload of the record at ``offset`` of a WARC file to ``out``; returns the
-    record's id and the payload's SHA-256."""
-    stream.seek(offset)
-    for record in ArchiveIterator(stream):
-        digest = hashlib.sha256()
-        content = record.content_stream()
-        while chunk := content.read(_CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-        return record.rec_headers.get_header("WARC-Record-ID") or "", digest.hexdigest()
-    raise ValueError(f"no WARC record at offset {offset}")
