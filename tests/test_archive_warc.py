@@ -150,7 +150,8 @@ def test_a_scan_names_a_record_whose_payload_was_changed(tmp_path):
     changed = gzip.decompress(data).replace("caf\xe9 \x80".encode("latin-1"), b"CAF\xe9 \x80", 1)
     assert changed != data
     problems = {
-        record.id: record.digest_problems() for record in scan(io.BytesIO(changed), check_digests=True)
+        record.id: record.digest_problems()
+        for record in scan(io.BytesIO(changed), check_digests=True)
     }
     assert problems[written.main.record_id]
     assert [p for rid, p in problems.items() if p and rid != written.main.record_id] == []
