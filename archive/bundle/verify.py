@@ -92,7 +92,46 @@ class _Warc:
     latest: datetime | None = None
 
 
+class _Bundle:
+    """The bundle being verified: its ZIP, the hashes read so far, what the checks before have
+    found (SHA256SUMS, the manifest, the WARCs), and where each check is reported."""
+
+    def __init__(self, zf: zipfile.ZipFile, check: Callable[[str, str, str, str], None]) -> None:
+        self.zip = zf
+        self.names = [n for n in zf.namelist() if not n.endswith("/")]
+        self.check = check  # (status, what, subject, detail)
+        self.hashes: dict[str, str] = {}  # member -> sha256 as read
+        self.sums: dict[str, str] = {}
+        self.sums_bytes = b""
+        self.manifest: dict[str, Any] = {}
+        self.warcs: list[_Warc] = []
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return self.zip.read(name)
+        except KeyError:
+            return None
+        except _READ_ERRORS as exc:
+            self.check(FAIL, "file", name, f"cannot be read from the ZIP ({exc})")
+            return None
+
+    def hash(self, name: str) -> str | None:
+        if name not in self.hashes:
+            digest = hashlib.sha256()
+            try:
+                with self.zip.open(name) as fh:
+                    while chunk := fh.read(layout.CHUNK):
+                        digest.update(chunk)
+            except _READ_ERRORS as exc:
+                self.check(FAIL, "file", name, f"cannot be read from the ZIP ({exc})")
+                return None
+            self.hashes[name] = digest.hexdigest()
+        return self.hashes[name]
+
+
 class _Verifier:
+    """Opens the bundle and runs the checks in order, each part over what the parts before read."""
+
     def __init__(
         self,
         path: Path,
@@ -103,12 +142,6 @@ class _Verifier:
         self.roots = roots
         self.on_check = on_check
         self.result = Verification()
-        self.hashes: dict[str, str] = {}  # member -> sha256 as read
-        self.sums: dict[str, str] = {}
-        self.sums_bytes = b""
-        self.warcs: list[_Warc] = []
-        self.manifest: dict[str, Any] = {}
-        self.originals: dict[str, tuple[_Warc, str]] = {}  # record id -> (its WARC, sha256)
 
     def check(self, status: str, what: str, subject: str, detail: str) -> None:
         item = Check(status, what, subject, detail)
@@ -122,93 +155,85 @@ class _Verifier:
             self.check(FAIL, "bundle", str(self.path), f"not a readable ZIP file ({exc})")
             return self.result
         with zf:
-            self.zip = zf
-            self.names = [n for n in zf.namelist() if not n.endswith("/")]
-            if len(set(self.names)) != len(self.names):
-                self.check(FAIL, "bundle", str(self.path), "a file name appears twice")
-            self._sums()
-            self._signature()
-            self._manifest()
-            self._warcs()
-            self._custody()
-            self._wacz()
-            self._timestamps()
+            bundle = _Bundle(zf, self.check)
+            if len(set(bundle.names)) != len(bundle.names):
+                bundle.check(FAIL, "bundle", str(self.path), "a file name appears twice")
+            _Seal(bundle).run()
+            _Warcs(bundle).run()
+            _Custody(bundle).run()
+            _Wacz(bundle).run()
+            _Timestamps(bundle, self.roots).run()
         return self.result
 
-    # -- helpers -------------------------------------------------------------------------------
 
-    def _read(self, name: str) -> bytes | None:
-        try:
-            return self.zip.read(name)
-        except KeyError:
-            return None
-        except _READ_ERRORS as exc:
-            self.check(FAIL, "file", name, f"cannot be read from the ZIP ({exc})")
-            return None
+class _Seal:
+    """SHA256SUMS (every file as listed, nothing added), its signature, and manifest.json."""
 
-    def _hash(self, name: str) -> str | None:
-        if name not in self.hashes:
-            digest = hashlib.sha256()
-            try:
-                with self.zip.open(name) as fh:
-                    while chunk := fh.read(layout.CHUNK):
-                        digest.update(chunk)
-            except _READ_ERRORS as exc:
-                self.check(FAIL, "file", name, f"cannot be read from the ZIP ({exc})")
-                return None
-            self.hashes[name] = digest.hexdigest()
-        return self.hashes[name]
+    def __init__(self, bundle: _Bundle) -> None:
+        self.bundle = bundle
 
-    def _intact(self, name: str) -> bool:
-        return name in self.sums and self.hashes.get(name) == self.sums[name]
-
-    # -- SHA256SUMS and signature --------------------------------------------------------------
+    def run(self) -> None:
+        self._sums()
+        self._signature()
+        self._manifest()
 
     def _sums(self) -> None:
-        data = self._read(layout.SUMS)
+        data = self.bundle.read(layout.SUMS)
         if data is None:
-            self.check(FAIL, "sha256", layout.SUMS, "missing: nothing in the bundle can be checked")
+            self.bundle.check(
+                FAIL, "sha256", layout.SUMS, "missing: nothing in the bundle can be checked"
+            )
             return
-        self.sums_bytes = data
+        self.bundle.sums_bytes = data
         try:
-            self.sums = layout.parse_sums(data)
+            self.bundle.sums = layout.parse_sums(data)
         except (ValueError, UnicodeDecodeError) as exc:
-            self.check(FAIL, "sha256", layout.SUMS, f"not in sha256sum format: {exc}")
+            self.bundle.check(FAIL, "sha256", layout.SUMS, f"not in sha256sum format: {exc}")
             return
-        present = set(self.names)
-        for name in sorted(self.sums):
+        present = set(self.bundle.names)
+        for name in sorted(self.bundle.sums):
             if name not in present:
-                self.check(FAIL, "sha256", name, "listed in SHA256SUMS but missing from the bundle")
+                self.bundle.check(
+                    FAIL, "sha256", name, "listed in SHA256SUMS but missing from the bundle"
+                )
                 continue
-            actual = self._hash(name)
+            actual = self.bundle.hash(name)
             if actual is None:
                 continue
-            if actual == self.sums[name]:
-                self.check(OK, "sha256", name, actual)
+            if actual == self.bundle.sums[name]:
+                self.bundle.check(OK, "sha256", name, actual)
             else:
-                self.check(FAIL, "sha256", name, f"changed: SHA-256 is {actual}, not as listed")
-        for name in sorted(present - set(self.sums)):
+                self.bundle.check(
+                    FAIL, "sha256", name, f"changed: SHA-256 is {actual}, not as listed"
+                )
+        for name in sorted(present - set(self.bundle.sums)):
             if not layout.is_seal(name):
-                self.check(FAIL, "sha256", name, "not listed in SHA256SUMS (added after sealing)")
+                self.bundle.check(
+                    FAIL, "sha256", name, "not listed in SHA256SUMS (added after sealing)"
+                )
 
     def _signature(self) -> None:
-        signature = self._read(layout.SIGNATURE)
-        pem = self._read(layout.PUBLIC_KEY)
+        signature = self.bundle.read(layout.SIGNATURE)
+        pem = self.bundle.read(layout.PUBLIC_KEY)
         if signature is None or pem is None:
             missing = layout.SIGNATURE if signature is None else layout.PUBLIC_KEY
-            self.check(FAIL, "signature", missing, "missing: the bundle cannot be authenticated")
+            self.bundle.check(
+                FAIL, "signature", missing, "missing: the bundle cannot be authenticated"
+            )
             return
         try:
             key = load_public_pem(pem)
         except ValueError as exc:
-            self.check(FAIL, "signature", layout.PUBLIC_KEY, f"not an Ed25519 public key ({exc})")
+            self.bundle.check(
+                FAIL, "signature", layout.PUBLIC_KEY, f"not an Ed25519 public key ({exc})"
+            )
             return
-        if signature_valid(key, self.sums_bytes, signature):
-            self.check(
+        if signature_valid(key, self.bundle.sums_bytes, signature):
+            self.bundle.check(
                 OK, "signature", layout.SIGNATURE, f"SHA256SUMS signed by key {fingerprint(key)}"
             )
         else:
-            self.check(
+            self.bundle.check(
                 FAIL,
                 "signature",
                 layout.SIGNATURE,
@@ -216,34 +241,46 @@ class _Verifier:
             )
 
     def _manifest(self) -> None:
-        data = self._read(layout.MANIFEST)
+        data = self.bundle.read(layout.MANIFEST)
         try:
-            self.manifest = json.loads(data) if data is not None else {}
+            self.bundle.manifest = json.loads(data) if data is not None else {}
         except ValueError:
-            self.manifest = {}
-        if not isinstance(self.manifest, dict) or self.manifest.get("format") != layout.FORMAT:
-            self.check(FAIL, "manifest", layout.MANIFEST, f"missing or not a {layout.FORMAT}")
-            self.manifest = {}
+            self.bundle.manifest = {}
+        if (
+            not isinstance(self.bundle.manifest, dict)
+            or self.bundle.manifest.get("format") != layout.FORMAT
+        ):
+            self.bundle.check(
+                FAIL, "manifest", layout.MANIFEST, f"missing or not a {layout.FORMAT}"
+            )
+            self.bundle.manifest = {}
 
-    # -- WARCs and the files taken out of them -------------------------------------------------
 
-    def _warcs(self) -> None:
-        for name in sorted(self.names):
+class _Warcs:
+    """Every WARC record digest; the revisits, the WARCs a capture depends on and the PDF prints
+    standing for others all resolve in the bundle; each file taken out of a WARC is its record."""
+
+    def __init__(self, bundle: _Bundle) -> None:
+        self.bundle = bundle
+        self.originals: dict[str, tuple[_Warc, str]] = {}  # record id -> (its WARC, sha256)
+
+    def run(self) -> None:
+        for name in sorted(self.bundle.names):
             match = _WARC.match(name)
             if match:
                 folder = match.group(1)
                 self._warc(_Warc(name, int(folder) if folder.isdigit() else None))
-        if not self.warcs:
-            self.check(FAIL, "warc", "captures/", "the bundle holds no WARC file")
+        if not self.bundle.warcs:
+            self.bundle.check(FAIL, "warc", "captures/", "the bundle holds no WARC file")
         self.originals = {
             record_id: (warc, digest)
-            for warc in self.warcs
+            for warc in self.bundle.warcs
             for record_id, digest in warc.records.items()
             if record_id not in warc.revisits
         }
         self._dependencies()
         self._prints()
-        for warc in self.warcs:
+        for warc in self.bundle.warcs:
             if warc.capture_id is not None:
                 self._revisits(warc)
                 self._extracted(warc)
@@ -252,7 +289,7 @@ class _Verifier:
         problems: list[str] = []
         count = 0
         try:
-            with self.zip.open(warc.member) as fh:
+            with self.bundle.zip.open(warc.member) as fh:
                 for record in scan(fh, check_digests=True):
                     count += 1
                     headers = record.headers
@@ -283,17 +320,17 @@ class _Verifier:
                         )
         except Exception as exc:  # a damaged file can break the reader anywhere
             problems.append(f"cannot be read as WARC after {count} records ({exc})")
-        self.warcs.append(warc)
+        self.bundle.warcs.append(warc)
         if problems:
-            self.check(FAIL, "warc", warc.member, "; ".join(problems))
+            self.bundle.check(FAIL, "warc", warc.member, "; ".join(problems))
         else:
-            self.check(OK, "warc", warc.member, f"{count} records, every digest matches")
+            self.bundle.check(OK, "warc", warc.member, f"{count} records, every digest matches")
 
     def _needs(self) -> list[tuple[Any, str, list[Any]]]:
         """(capture id, WARC member, record ids) for each WARC manifest.json says a capture
         needs besides its own."""
         needs = []
-        for capture in self.manifest.get("captures") or []:
+        for capture in self.bundle.manifest.get("captures") or []:
             if not isinstance(capture, dict):
                 continue
             for need in capture.get("depends_on") or []:
@@ -311,11 +348,11 @@ class _Verifier:
     def _dependencies(self) -> None:
         """The WARC files manifest.json says each capture needs are there, holding the records
         it needs (the originals of its revisits, the PDF print that stands for its own)."""
-        present = {w.member: w for w in self.warcs}
+        present = {w.member: w for w in self.bundle.warcs}
         for capture_id, member, records in self._needs():
             warc = present.get(member)
             if warc is None:
-                self.check(
+                self.bundle.check(
                     FAIL,
                     "revisit",
                     member,
@@ -324,23 +361,23 @@ class _Verifier:
                 continue
             lacking = [str(r) for r in records if r not in warc.records]
             if lacking:
-                self.check(
+                self.bundle.check(
                     FAIL,
                     "revisit",
                     member,
                     f"lacks record(s) {', '.join(lacking)} that capture {capture_id} refers to",
                 )
         needed = {member for _, member, _ in self._needs()}
-        for warc in self.warcs:
+        for warc in self.bundle.warcs:
             if warc.capture_id is not None:
                 continue
             if warc.member not in needed:
-                self.check(
+                self.bundle.check(
                     FAIL, "revisit", warc.member, "no capture of the bundle refers to this WARC"
                 )
                 continue
             own = len(warc.revisits)
-            self.check(
+            self.bundle.check(
                 OK,
                 "revisit",
                 warc.member,
@@ -355,8 +392,8 @@ class _Verifier:
     def _prints(self) -> None:
         """A capture with no PDF because its page had not changed: the print manifest.json says
         stands for it is in the bundle, of a capture whose rendered DOM has the same SHA-256."""
-        present = {w.member: w for w in self.warcs}
-        for capture in self.manifest.get("captures") or []:
+        present = {w.member: w for w in self.bundle.warcs}
+        for capture in self.bundle.manifest.get("captures") or []:
             said = capture.get("pdf_not_printed") if isinstance(capture, dict) else None
             if not isinstance(said, dict) or not said.get("warc"):
                 continue
@@ -367,7 +404,7 @@ class _Verifier:
             if said.get("record_id") not in holder.records:
                 continue  # named already: the WARC lacks the record
             if own.dom_sha256 and own.dom_sha256 == holder.dom_sha256:
-                self.check(
+                self.bundle.check(
                     OK,
                     "print",
                     own.member,
@@ -375,7 +412,7 @@ class _Verifier:
                     f"whose PDF print (record {said['record_id']}) stands for it",
                 )
             else:
-                self.check(
+                self.bundle.check(
                     FAIL,
                     "print",
                     own.member,
@@ -407,9 +444,9 @@ class _Verifier:
             else:
                 holders.add(original[0].member)
         if problems:
-            self.check(FAIL, "revisit", warc.member, "; ".join(problems))
+            self.bundle.check(FAIL, "revisit", warc.member, "; ".join(problems))
             return
-        self.check(
+        self.bundle.check(
             OK,
             "revisit",
             warc.member,
@@ -430,22 +467,24 @@ class _Verifier:
         for kind, filename in sorted(layout.EXTRACTED.items()):
             member = folder + filename
             record_id = warc.provenance_id if kind == "provenance" else record_ids.get(kind)
-            present = member in self.names
+            present = member in self.bundle.names
             if record_id is None:
                 if present:
-                    self.check(FAIL, "extract", member, f"no such record in {warc.member}")
+                    self.bundle.check(FAIL, "extract", member, f"no such record in {warc.member}")
                 continue
             if not present:
-                self.check(FAIL, "extract", member, f"missing (the WARC holds its {kind} record)")
+                self.bundle.check(
+                    FAIL, "extract", member, f"missing (the WARC holds its {kind} record)"
+                )
                 continue
-            actual = self._hash(member)
+            actual = self.bundle.hash(member)
             if actual is None:
                 continue
             revisit = warc.revisits.get(record_id)
             if revisit is not None:
                 original = self.originals.get(revisit.refers_to)
                 if original is None:
-                    self.check(
+                    self.bundle.check(
                         FAIL,
                         "extract",
                         member,
@@ -453,7 +492,7 @@ class _Verifier:
                         f"the bundle",
                     )
                 elif actual == original[1] == revisit.payload_sha256:
-                    self.check(
+                    self.bundle.check(
                         OK,
                         "extract",
                         member,
@@ -461,36 +500,43 @@ class _Verifier:
                         f"{record_id} of the WARC points to",
                     )
                 else:
-                    self.check(
+                    self.bundle.check(
                         FAIL,
                         "extract",
                         member,
                         f"is not the {kind} that revisit {record_id} of {warc.member} points to",
                     )
             elif actual == warc.records.get(record_id):
-                self.check(OK, "extract", member, f"is record {record_id} of the WARC")
+                self.bundle.check(OK, "extract", member, f"is record {record_id} of the WARC")
             else:
-                self.check(FAIL, "extract", member, f"is not the {kind} recorded in {warc.member}")
+                self.bundle.check(
+                    FAIL, "extract", member, f"is not the {kind} recorded in {warc.member}"
+                )
 
-    # -- custody -------------------------------------------------------------------------------
 
-    def _custody(self) -> None:
+class _Custody:
+    """custody.jsonl: an intact run of the log, ending with this export's entry."""
+
+    def __init__(self, bundle: _Bundle) -> None:
+        self.bundle = bundle
+
+    def run(self) -> None:
         name = layout.CUSTODY
-        data = self._read(name)
+        data = self.bundle.read(name)
         if data is None:
-            self.check(FAIL, "custody", name, "missing")
+            self.bundle.check(FAIL, "custody", name, "missing")
             return
         try:
             entries = [json.loads(line) for line in data.decode("utf-8").splitlines()]
             problems = verify_excerpt(entries) or self._export_entry_problems(entries)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            self.check(FAIL, "custody", name, f"not a custody log ({exc!r})")
+            self.bundle.check(FAIL, "custody", name, f"not a custody log ({exc!r})")
             return
         if problems:
-            self.check(FAIL, "custody", name, "; ".join(problems))
+            self.bundle.check(FAIL, "custody", name, "; ".join(problems))
             return
         last = entries[-1]
-        self.check(
+        self.bundle.check(
             OK,
             "custody",
             name,
@@ -506,50 +552,57 @@ class _Verifier:
             return ["the last entry is not the export"]
         if details.get("entries") != [[e["seq"], e["hash"]] for e in entries[:-1]]:
             problems.append("the export entry does not list exactly the entries before it")
-        if self.sums and details.get("content_sha256") != layout.content_digest(self.sums):
+        if self.bundle.sums and details.get("content_sha256") != layout.content_digest(
+            self.bundle.sums
+        ):
             problems.append("the export entry does not match the captures' files in SHA256SUMS")
-        ids = sorted(w.capture_id for w in self.warcs if w.capture_id is not None)
+        ids = sorted(w.capture_id for w in self.bundle.warcs if w.capture_id is not None)
         if sorted(details.get("captures") or []) != ids:
             problems.append(f"the export entry names captures {details.get('captures')}, not {ids}")
         referenced = details.get("referenced") or {}
-        for warc in self.warcs:
-            if warc.capture_id is None and referenced.get(warc.member) != self.hashes.get(
+        for warc in self.bundle.warcs:
+            if warc.capture_id is None and referenced.get(warc.member) != self.bundle.hashes.get(
                 warc.member
             ):
                 problems.append(f"the export entry does not list {warc.member} with its SHA-256")
-        for member in sorted(set(referenced) - {w.member for w in self.warcs}):
+        for member in sorted(set(referenced) - {w.member for w in self.bundle.warcs}):
             problems.append(f"{member}, listed in the export entry, is missing")
         sealed = {
             e["capture_id"]: e["details"].get("warc_sha256")
             for e in entries
             if e["action"] == "capture"
         }
-        for warc in self.warcs:
+        for warc in self.bundle.warcs:
             if warc.capture_id is None:
                 continue
             if warc.capture_id not in sealed:
                 problems.append(f"no capture entry for capture {warc.capture_id}")
-            elif sealed[warc.capture_id] != self.hashes.get(warc.member):
+            elif sealed[warc.capture_id] != self.bundle.hashes.get(warc.member):
                 problems.append(f"{warc.member} is not the file sealed at capture time")
         return problems
 
-    # -- WACZ ----------------------------------------------------------------------------------
 
-    def _wacz(self) -> None:
-        names = [n for n in self.names if n.endswith(".wacz") and "/" not in n]
+class _Wacz:
+    """The WACZ: every file as its datapackage.json says, holding the captures' WARC files."""
+
+    def __init__(self, bundle: _Bundle) -> None:
+        self.bundle = bundle
+
+    def run(self) -> None:
+        names = [n for n in self.bundle.names if n.endswith(".wacz") and "/" not in n]
         if not names:
-            self.check(FAIL, "wacz", "case-*.wacz", "missing")
+            self.bundle.check(FAIL, "wacz", "case-*.wacz", "missing")
             return
         for name in names:
             try:
-                with self.zip.open(name) as fh, zipfile.ZipFile(fh) as inner:
+                with self.bundle.zip.open(name) as fh, zipfile.ZipFile(fh) as inner:
                     problems = self._wacz_problems(inner)
             except (*_READ_ERRORS, KeyError, TypeError) as exc:
                 problems = [f"not a readable WACZ ({exc!r})"]
             if problems:
-                self.check(FAIL, "wacz", name, "; ".join(problems))
+                self.bundle.check(FAIL, "wacz", name, "; ".join(problems))
             else:
-                self.check(OK, "wacz", name, "every file matches datapackage.json")
+                self.bundle.check(OK, "wacz", name, "every file matches datapackage.json")
 
     def _wacz_problems(self, inner: zipfile.ZipFile) -> list[str]:
         package_bytes = inner.read("datapackage.json")
@@ -582,7 +635,10 @@ class _Verifier:
             set(inner.namelist()) - set(listed) - {"datapackage.json", "datapackage-digest.json"}
         )
         problems += [f"{path} is not listed in datapackage.json" for path in sorted(extra)]
-        warcs = {posixpath.basename(w.member): self.hashes.get(w.member) for w in self.warcs}
+        warcs = {
+            posixpath.basename(w.member): self.bundle.hashes.get(w.member)
+            for w in self.bundle.warcs
+        }
         packed = {
             posixpath.basename(p): h.removeprefix("sha256:")
             for p, h in listed.items()
@@ -594,16 +650,23 @@ class _Verifier:
             problems.append("pages/pages.jsonl has no json-pages-1.0 header")
         return problems
 
-    # -- timestamps ----------------------------------------------------------------------------
 
-    def _timestamps(self) -> None:
-        expected = [t["file"] for t in self.manifest.get("timestamps", {}).get("tokens", [])]
-        present = sorted(n for n in self.names if layout.is_seal(n) and n.endswith(".tsr"))
+class _Timestamps:
+    """The RFC 3161 tokens: intact, over SHA256SUMS, later than every capture, and (given the
+    TSA's CA) from that TSA."""
+
+    def __init__(self, bundle: _Bundle, roots: list[x509.Certificate] | None) -> None:
+        self.bundle = bundle
+        self.roots = roots
+
+    def run(self) -> None:
+        expected = [t["file"] for t in self.bundle.manifest.get("timestamps", {}).get("tokens", [])]
+        present = sorted(n for n in self.bundle.names if layout.is_seal(n) and n.endswith(".tsr"))
         for name in expected:
             if name not in present:
-                self.check(FAIL, "timestamp", name, "missing (manifest.json lists it)")
+                self.bundle.check(FAIL, "timestamp", name, "missing (manifest.json lists it)")
         if not expected and not present:
-            self.check(
+            self.bundle.check(
                 WARN,
                 "timestamp",
                 layout.SUMS,
@@ -611,13 +674,13 @@ class _Verifier:
                 "operator's signature alone",
             )
         latest = None
-        for warc in self.warcs:
+        for warc in self.bundle.warcs:
             latest = _later(latest, warc.latest)
         for name in present:
             self._token(name, latest)
 
     def _token(self, name: str, latest: datetime | None) -> None:
-        raw = self._read(name)
+        raw = self.bundle.read(name)
         if raw is None:
             return
         token = read_token(raw)
@@ -625,7 +688,7 @@ class _Verifier:
         if not problems:
             if not token.granted:
                 problems.append(f"the TSA did not grant it (status {token.status})")
-            if not token.covers(self.sums_bytes):
+            if not token.covers(self.bundle.sums_bytes):
                 problems.append("it does not cover this SHA256SUMS")
             problems += integrity_problems(token)
         if not problems and token.gen_time and latest:
@@ -635,10 +698,10 @@ class _Verifier:
                     f"({_iso(latest)})"
                 )
         if problems:
-            self.check(FAIL, "timestamp", name, "; ".join(problems))
+            self.bundle.check(FAIL, "timestamp", name, "; ".join(problems))
             return
         when = _iso(token.gen_time) if token.gen_time else "?"
-        self.check(
+        self.bundle.check(
             OK,
             "timestamp",
             name,
@@ -646,18 +709,18 @@ class _Verifier:
             f"capture; signed by {token.tsa}",
         )
         if self.roots is None:
-            self.check(
+            self.bundle.check(
                 WARN,
                 "timestamp",
                 name,
                 "the TSA's certificate was not checked against a CA you trust (give --tsa-ca)",
             )
             return
-        trust = trust_problems(token, self.sums_bytes, self.roots)
+        trust = trust_problems(token, self.bundle.sums_bytes, self.roots)
         if trust:
-            self.check(FAIL, "timestamp", name, "; ".join(trust))
+            self.bundle.check(FAIL, "timestamp", name, "; ".join(trust))
         else:
-            self.check(OK, "timestamp", name, "from a TSA certified by the given CA")
+            self.bundle.check(OK, "timestamp", name, "from a TSA certified by the given CA")
 
 
 def _is_provenance(headers: Any) -> bool:
