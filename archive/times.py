@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 
 def utc_now() -> datetime:
+    """Now, as an aware UTC time (evidence rule 3)."""
     return datetime.now(UTC)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from archive.catalog.db import Catalog, CustodyRow
 from archive.chain import GENESIS, Entry, entry_hash
-from archive.times import rfc3339
+from archive.times import rfc3339, utc_now
 
 # Actions written to the log; other modules add their own words (upload, export, hold ...).
 CAPTURE = "capture"
@@ -33,7 +33,7 @@ def append(
     """Append one entry inside the caller's transaction (so it commits with what it records)."""
     catalog.lock_custody(session)
     head = session.scalars(select(CustodyRow).order_by(CustodyRow.seq.desc()).limit(1)).first()
-    when = (at or datetime.now(UTC)).astimezone(UTC)
+    when = (at or utc_now()).astimezone(UTC)
     fields: dict[str, Any] = {
         "seq": head.seq + 1 if head else 1,
         "at": rfc3339(when),

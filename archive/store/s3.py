@@ -40,6 +40,7 @@ from botocore.exceptions import (
 )
 
 from archive.exceptions import ChecksumRejected, ConfigError, StoreError, StoreUnreachable
+from archive.times import utc_now
 
 DEFAULT_TIMEOUT = 20.0  # seconds; a store that hangs must not hang a crawl
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
@@ -82,7 +83,7 @@ class LockPolicy:
 
     def retain_until(self, now: datetime | None = None) -> datetime:
         # Whole seconds: what S3 keeps and returns, so the catalog and the server agree exactly.
-        start = (now or datetime.now(UTC)).astimezone(UTC)
+        start = (now or utc_now()).astimezone(UTC)
         return (start + timedelta(days=self.days)).replace(microsecond=0)
 
 

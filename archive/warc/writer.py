@@ -454,6 +454,3 @@ class CaptureWriter:
             record.rec_headers.add_header("WARC-Protocol", proto)
         self._write(record, refs)
 
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
