@@ -28,7 +28,7 @@ from archive.derive.alerts import AlertPolicy, raise_alerts
 from archive.derive.indicators import DEFAULT_REGIONS, find_in_html
 from archive.derive.photos import hash_photo
 from archive.seal.archive import Archive
-from archive.warc.reader import iter_records
+from archive.warc.reader import Record, scan
 
 log = logging.getLogger(__name__)
 
@@ -60,28 +60,27 @@ class Derived:
     seconds: float = 0.0
 
 
-def _digest(record: object) -> str:
-    value = record.rec_headers.get_header("WARC-Payload-Digest") or ""  # type: ignore[attr-defined]
-    return str(value).split(":", 1)[-1]
+def _digest(record: Record) -> str:
+    value = record.header("WARC-Payload-Digest") or ""
+    return value.split(":", 1)[-1]
 
 
-def _content_type(record: object) -> str | None:
-    http = getattr(record, "http_headers", None)
+def _content_type(record: Record) -> str | None:
+    http = record.http_headers
     if http is not None:
         value = http.get_header("Content-Type")
         return str(value) if value else None
-    value = record.rec_headers.get_header("Content-Type")  # type: ignore[attr-defined]
-    return str(value) if value else None
+    return record.header("Content-Type") or None
 
 
 def sources(archive: Archive, row: CaptureRow) -> Iterator[Source | str]:
     """The capture's readable payloads; for a revisit, the id of the record it points to."""
     main = (row.records.get("main") or {}).get("record_id")
     with archive.open_file(row.warc_name) as stream:
-        for record in iter_records(stream):
-            kind = record.rec_type
-            target = record.rec_headers.get_header("WARC-Target-URI") or ""
-            record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
+        for record in scan(stream):
+            kind = record.type
+            target = record.header("WARC-Target-URI") or ""
+            record_id = record.id
             ctype = _content_type(record)
             mime = (ctype or "").split(";")[0].strip().lower()
             if kind == "resource" and target.startswith(DOM_TARGET):
@@ -95,11 +94,11 @@ def sources(archive: Archive, row: CaptureRow) -> Iterator[Source | str]:
             else:
                 continue
             if kind == "revisit":
-                refers = record.rec_headers.get_header("WARC-Refers-To")
+                refers = record.header("WARC-Refers-To")
                 if refers:
                     yield str(refers)
                 continue
-            payload = record.content_stream().read()
+            payload = record.read()
             yield Source(source, record_id, _digest(record), target, ctype, payload)
 
 

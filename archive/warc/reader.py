@@ -32,6 +32,12 @@ class Record:
     def id(self) -> str:
         return self.headers.get_header("WARC-Record-ID") or ""
 
+    @property
+    def http_headers(self) -> Any:
+        """The HTTP status line and headers of a response or request (warcio StatusAndHeaders);
+        None for other records."""
+        return self._record.http_headers
+
     def header(self, name: str) -> str | None:
         value = self.headers.get_header(name)
         return str(value) if value is not None else None
@@ -73,12 +79,6 @@ def scan(stream: IO[bytes], *, check_digests: bool = False) -> Iterator[Record]:
     iterator = ArchiveIterator(stream, check_digests=check_digests)
     for record in iterator:
         yield Record(record, iterator)
-
-
-def iter_records(stream: IO[bytes]) -> Iterator[Any]:
-    """Every record of a WARC file as warcio parses it, with its digests checked as it is read
-    (what ``archive.derive`` reads; ``scan`` is the way for everything else)."""
-    yield from ArchiveIterator(stream, check_digests=True)
 
 
 def record_at(stream: IO[bytes], offset: int) -> Record:
