@@ -27,6 +27,7 @@ import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from archive.times import rfc3339
 
@@ -88,13 +89,19 @@ class EgressGate:
         for task in list(self._pipes):
             task.cancel()
 
-    def refusal(self, host: str | None, port: int | None) -> str | None:
-        """Why the gate refused a connection to ``host:port``, if it did."""
-        host = (host or "").strip("[]").lower()
+    def refusal(self, url: str) -> str | None:
+        """Why the gate refused the connection a URL needed, if it did."""
+        endpoint = _endpoint(url)
         for entry in reversed(self.refused):
-            if entry["host"] == host and entry["port"] == port:
+            if (entry["host"], entry["port"]) == endpoint:
                 return str(entry["reason"])
         return None
+
+    def address(self, url: str) -> tuple[str, int] | None:
+        """The server address and port the gate connected to for a URL's host and port."""
+        endpoint = _endpoint(url)
+        address = self.connected.get(endpoint) if endpoint else None
+        return (address, endpoint[1]) if address and endpoint else None
 
     # -- one connection ----------------------------------------------------------------------
 
@@ -201,6 +208,16 @@ class EgressGate:
 
 class _BadRequest(Exception):
     """The client did not speak SOCKS5 CONNECT: the connection is dropped."""
+
+
+def _endpoint(url: str) -> tuple[str, int] | None:
+    """A URL's host and port, as Chromium asks the gate for them."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    except ValueError:
+        return None
+    return (parts.hostname or "").lower(), port
 
 
 def _netloc(host: str, port: int) -> str:

@@ -436,12 +436,7 @@ class NetworkRecorder:
         """Why the egress gate refused the connection this URL needed, if it did."""
         if self.gate is None:
             return None
-        parts = urlsplit(url)
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            return None
-        refused: str | None = self.gate.refusal(parts.hostname, port)
+        refused: str | None = self.gate.refusal(url)
         return f"{refused} (connection refused by the egress gate)" if refused else None
 
     # -- Fetch: exact response bodies ---------------------------------------------------------
@@ -604,10 +599,7 @@ class NetworkRecorder:
         if self.gate is not None and exchange.remote_port == self.gate.port:
             # Through the gate, Chromium knows only the gate's address; the server's is the one
             # the gate connected to for this host and port.
-            parts = urlsplit(hop.url)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            exchange.remote_ip = self.gate.connected.get(((parts.hostname or ""), port))
-            exchange.remote_port = port if exchange.remote_ip else None
+            exchange.remote_ip, exchange.remote_port = self.gate.address(hop.url) or (None, None)
         return exchange
 
 
