@@ -47,6 +47,23 @@ def hostile_site():
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def forger(svc: Service):
+    """A page on another port of the same host (the same *site*: SameSite=Strict cookies go
+    along) that makes the analyst's browser file a report, by a JSON call and by a form."""
+    forged = f"""<form id="f" method="post" action="{svc.url}/report">
+<input name="url" value="http://forged.example/form"><input name="case" value="CSRF-1"></form>
+<script>
+fetch("{svc.url}/api/captures", {{method: "POST", mode: "no-cors", credentials: "include",
+  headers: {{"Content-Type": "text/plain"}},
+  body: JSON.stringify({{url: "http://forged.example/api", case: "CSRF-1"}})}})
+  .finally(function () {{ document.getElementById("f").submit(); }});
+</script>"""
+    server = Recorder("127.0.0.1", {"/forge": html(forged)})
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def page(svc: Service):
     with sync_playwright() as p:
@@ -176,3 +193,23 @@ def test_a_captured_page_does_not_run_on_the_service_origin(
     policy = headers["content-security-policy"]
     assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
     assert headers["referrer-policy"] == "no-referrer"
+
+
+def test_a_page_on_another_port_cannot_file_a_report_as_the_analyst(
+    page, svc: Service, forger: Recorder
+):
+    page.goto(forger.url("/forge"))
+    # The forged form was sent, with the session cookie, after the forged API call.
+    page.wait_for_url(lambda url: url.startswith(svc.url))
+    assert svc.get("/api/captures?case=CSRF-1").json()["captures"] == []
+    expect(page.locator("body")).to_contain_text("another origin")
+    # The service's own form still works, and it carries a token bound to the session.
+    page.goto(svc.url + "/")
+    token = page.locator("form.report input[name=csrf]").get_attribute("value")
+    assert token and len(token) == 64
+    page.fill("input[name=url]", "http://forged.example/own-form")
+    page.fill("form.report input[name=case]", "CSRF-2")
+    page.evaluate("document.querySelector('form.report input[name=csrf]').value = 'f'.repeat(64)")
+    page.click("button:text('Capture now')")
+    expect(page.locator(".error")).to_contain_text("This form has expired")
+    assert svc.get("/api/captures?case=CSRF-2").json()["captures"] == []

@@ -4,7 +4,8 @@
 Handlers only read and write the catalog (capture requests in, captures and custody out);
 captures are made by the worker processes, which share the catalog and the store. What the
 routes share lives on ``app.state`` and reaches them as dependencies: ``tokens`` (``ApiUser``,
-``UiUser``), ``desk`` (``DeskDep``: the archive and its catalog) and ``templates``.
+``UiUser``), ``desk`` (``DeskDep``: the archive and its catalog), ``templates`` and ``forms``
+(the forms' CSRF tokens).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from crawler.service import api, ui
 from crawler.service.auth import LoginNeeded, Tokens, to_login
 from crawler.service.bodylimit import BodyLimit
 from crawler.service.config import ServiceConfig
+from crawler.service.csrf import FormTokens, SameOrigin
 from crawler.service.desk import Desk
 from crawler.service.headers import SecurityHeaders
 
@@ -46,7 +48,9 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
     app.state.tokens = Tokens(config.tokens)
     app.state.desk = Desk(archive, config)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.forms = FormTokens()
     app.add_middleware(BodyLimit, max_bytes=config.max_body)
+    app.add_middleware(SameOrigin)
     # Outermost: every answer gets the headers, the body limit's 413 and the error pages too.
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(LoginNeeded, to_login)

@@ -2,11 +2,13 @@
 
 Server-rendered from ``templates/`` (``app.state.templates``); the only script is
 ``static/app.js``, which refreshes pending requests. Pages need the session cookie (``UiUser``);
-without it they answer with the login form.
+without it they answer with the login form. Every form carries a CSRF token (``csrf.py``): the
+sign-in form one bound to a cookie of its own, the others one bound to the session.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -19,31 +21,65 @@ from archive.catalog import requests as capture_requests
 from archive.catalog.db import capture_summary
 from archive.catalog.requests import request_summary
 from crawler.service.auth import COOKIE, UiUser
+from crawler.service.csrf import FormTokens
 from crawler.service.desk import FILES, MAX_URL, Desk, DeskDep, ReportIn
 
 # Pages are not part of the API's description.
 router = APIRouter(include_in_schema=False)
 LISTED = 200  # capture requests on the home page
+# The cookie the sign-in form's CSRF token is bound to (there is no session yet).
+LOGIN_COOKIE = "lastseen_login"
+EXPIRED = "This form has expired or was not sent from this site: please try again."
+CsrfField = Annotated[str, Form(max_length=128)]
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
+    session = request.cookies.get(COOKIE)
+    if session and "csrf" not in context:
+        context["csrf"] = _forms(request).token(session)
     return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _forms(request: Request) -> FormTokens:
+    forms: FormTokens = request.app.state.forms
+    return forms
+
+
+def _session_form(request: Request, csrf: str) -> bool:
+    return _forms(request).valid(request.cookies.get(COOKIE), csrf)
+
+
+def _login_page(request: Request, next: str, status: int = 200, error: str = "") -> HTMLResponse:
+    bound = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+    response = page(
+        request,
+        "login.html",
+        status,
+        next=_local(next),
+        error=error,
+        csrf=_forms(request).token(bound),
+    )
+    response.set_cookie(LOGIN_COOKIE, bound, httponly=True, samesite="strict", path="/login")
+    return response
 
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    return page(request, "login.html", next=_local(next))
+    return _login_page(request, next)
 
 
 @router.post("/login")
 def login(
     request: Request,
     token: Annotated[str, Form(max_length=512)],
+    csrf: CsrfField = "",
     next: Annotated[str, Form(max_length=MAX_URL)] = "/",
 ) -> Response:
+    if not _forms(request).valid(request.cookies.get(LOGIN_COOKIE), csrf):
+        return _login_page(request, next, 403, EXPIRED)
     if request.app.state.tokens.name_of(token.strip()) is None:
-        return page(request, "login.html", 401, next=_local(next), error="Wrong token.")
+        return _login_page(request, next, 401, "Wrong token.")
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         COOKIE,
@@ -56,7 +92,9 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, csrf: CsrfField = "") -> Response:
+    if not _session_form(request, csrf):
+        return _login_page(request, "/", 403, EXPIRED)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
@@ -76,8 +114,11 @@ async def report_form(
     url: Annotated[str, Form()],
     case: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
+    csrf: CsrfField = "",
 ) -> Response:
     form = {"url": url, "case": case, "note": note}
+    if not _session_form(request, csrf):
+        return await _form_error(request, user, desk, form, EXPIRED, 403)
     try:
         asked = ReportIn(url=url, case=case, note=note)
     except ValueError as exc:
@@ -90,10 +131,12 @@ async def report_form(
 
 
 async def _form_error(
-    request: Request, user: str, desk: Desk, form: dict[str, str], error: str
+    request: Request, user: str, desk: Desk, form: dict[str, str], error: str, status: int = 422
 ) -> HTMLResponse:
     rows = await run_in_threadpool(desk.listing, None, LISTED)
-    return page(request, "index.html", 422, user=user, rows=rows, case="", form=form, error=error)
+    return page(
+        request, "index.html", status, user=user, rows=rows, case="", form=form, error=error
+    )
 
 
 @router.get("/captures/{report_id}")
