@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from archive import Archive
-from crawler.service import api, ui
+from crawler.service import api, identifiers, ui
 from crawler.service.auth import LoginNeeded, Tokens, to_login
 from crawler.service.bodylimit import BodyLimit
 from crawler.service.config import ServiceConfig
@@ -59,6 +59,7 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
     app.mount("/docs-ui", StaticFiles(directory=str(SWAGGER_UI)), name="docs-ui")
     app.include_router(api.router)
     app.include_router(ui.router)
+    app.include_router(identifiers.router)
     return app
 
 

@@ -23,6 +23,7 @@ from archive.catalog.requests import request_summary
 from crawler.service.auth import COOKIE, UiUser
 from crawler.service.csrf import FormTokens
 from crawler.service.desk import FILES, MAX_URL, Desk, DeskDep, ReportIn
+from crawler.service.identifiers import shared
 
 # Pages are not part of the API's description.
 router = APIRouter(include_in_schema=False)
@@ -156,6 +157,7 @@ def capture_page(request: Request, report_id: int, user: UiUser, desk: DeskDep) 
             if captured is not None
             else []
         ),
+        identifiers=shared(desk, captured.id) if captured is not None else [],
     )
 
 
