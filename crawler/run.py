@@ -10,6 +10,8 @@ from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from archive.job import Job
+
 
 def crawl_settings(overrides: dict[str, Any] | None = None) -> Settings:
     """The project's settings (crawler/settings.py) with command-line overrides on top."""
@@ -33,7 +35,7 @@ class CrawlResult:
 
 
 def run_crawl(
-    seeds: list[Any],
+    seeds: list[Job],
     settings: Settings,
     on_capture: Callable[[dict[str, Any]], None] | None = None,
     spider: str = "capture",
