@@ -26,9 +26,10 @@ browser: $(BIN)/lastseen
 	@echo "browser: $$($(BIN)/python -m crawler.browser)"
 
 # Export: WeasyPrint prints the report with Debian's pango; the export tests read the PDF with
-# pdftotext and run the README's jq and openssl commands; the report's local times need tzdata.
+# pdftotext and run the README's jq and openssl commands; the report's local times need tzdata;
+# the PAdES tests sign with a SoftHSM2 token and check with pdfsig against an NSS database.
 EXPORT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
-	poppler-utils jq openssl tzdata
+	poppler-utils jq openssl tzdata softhsm2 libnss3-tools
 export-deps:
 	@dpkg -s $(EXPORT_DEBS) >/dev/null 2>&1 || { \
 		echo "installing Debian packages for the export report: $(EXPORT_DEBS)"; \

@@ -8,6 +8,7 @@ once per language with the real CLI, and each PDF is read back with `pdftotext`.
 from __future__ import annotations
 
 import configparser
+import html as html_module
 import json
 import re
 import subprocess
@@ -123,7 +124,7 @@ def small_case(site: AdSite, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         lines = [json.loads(line) for line in proc.stdout.splitlines()]
         captures += [line for line in lines if "warc_sha256" in line]
     assert len(captures) == 4
-    return {"store": store, "env": env, "captures": captures, "exports": {}}
+    return {"store": store, "env": env, "captures": captures, "exports": {}, "bundles": {}}
 
 
 def export(small_case: dict[str, Any], lang: str, **env: str) -> tuple[str, str, dict[str, int]]:
@@ -142,6 +143,7 @@ def export(small_case: dict[str, Any], lang: str, **env: str) -> tuple[str, str,
     text = subprocess.run(["pdftotext", f"{out.stem}.pdf", "-"], cwd=out.parent,
                           capture_output=True, text=True, check=True).stdout  # fmt: skip
     small_case["exports"][key] = html, text, sizes
+    small_case["bundles"][key] = out
     return html, text, sizes
 
 
@@ -206,3 +208,31 @@ def test_an_unknown_time_zone_or_language_is_refused_with_one_line(small_case, t
                        store=small_case["store"], **small_case["env"], **env)  # fmt: skip
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert message in proc.stderr and not out.exists()
+
+
+def test_the_first_page_is_a_summary_sheet_whose_commands_confirm_the_seal(small_case):
+    html, _, _ = export(small_case, "nl")
+    bundle = small_case["bundles"][("nl",)]
+    first_page = subprocess.run(["pdftotext", "-f", "1", "-l", "1", f"{bundle.stem}.pdf", "-"],
+                                cwd=bundle.parent, capture_output=True, text=True,
+                                check=True).stdout  # fmt: skip
+    flat = "".join(first_page.split())
+    for label in ("Zaak", "Wat werd vastgelegd", "Vastgelegd door", "Verzegeld door"):
+        assert label.replace(" ", "") in flat
+    assert CASE in flat and "test-operator" in flat and "Chromium" in flat
+    for capture in small_case["captures"]:
+        assert capture["url"] in flat
+    folder = bundle.parent / "nl-unzipped"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(folder)
+    export_entry = json.loads((folder / "custody.jsonl").read_text().splitlines()[-1])
+    assert export_entry["action"] == "export" and export_entry["hash"] in flat
+    assert export_entry["details"]["content_sha256"] in flat
+    sheet = html.split('<table class="facts sheet">', 1)[1].split("</table>", 1)[0]
+    commands = html_module.unescape(re.search(r"<pre>(.*?)</pre>", sheet, re.DOTALL).group(1))
+    printed = []
+    for command in commands.splitlines()[2:]:  # after `lastseen verify` and `sha256sum -c`
+        proc = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=folder,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        printed.append(proc.stdout.split()[0])
+    assert printed == [export_entry["hash"], export_entry["details"]["content_sha256"]]
