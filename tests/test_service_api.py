@@ -205,3 +205,36 @@ def test_oversized_bodies_are_refused_with_413_whether_or_not_they_say_their_siz
     assert reply.status == 413 and b"too large" in reply.body
     assert svc.chunked_post("/api/captures", big).status == 413
     assert svc.get("/api/captures").json()["captures"] == before
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = [child for child, p in parents.items() if p == parent]
+        found += children
+        todo += children
+    return found
+
+
+def test_the_workers_browser_sees_no_secret_of_the_environment(svc: Service, site: AdSite):
+    assert svc.wait(svc.report(site.url("/ad/1?env"))["id"])["status"] == "stored"
+    assert svc.proc is not None
+    environs = {}
+    for pid in _descendants(svc.proc.pid):
+        try:
+            if "chrom" in Path(f"/proc/{pid}/comm").read_text():
+                environs[pid] = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+    assert environs, "the worker's browser is running"
+    for environ in environs.values():
+        assert not any(secret(ALICE).encode() in entry for entry in environ)
+        assert not [e for e in environ if e.startswith((b"LASTSEEN_", b"AWS_"))], environ

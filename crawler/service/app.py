@@ -3,9 +3,9 @@
 
 Handlers only read and write the catalog (capture requests in, captures and custody out);
 captures are made by the worker processes, which share the catalog and the store. What the
-routes share lives on ``app.state`` and reaches them as dependencies: ``tokens`` (``ApiUser``,
-``UiUser``), ``desk`` (``DeskDep``: the archive and its catalog), ``templates`` and ``forms``
-(the forms' CSRF tokens).
+routes share lives on ``app.state`` and reaches them as dependencies: ``tokens`` and ``sessions``
+(``ApiUser``, ``UiUser``), ``desk`` (``DeskDep``: the archive and its catalog), ``templates``
+and ``forms`` (the forms' CSRF tokens).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import fastapi_offline
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from archive import Archive
 from crawler.service import api, identifiers, ui
-from crawler.service.auth import LoginNeeded, Tokens, to_login
+from crawler.service.auth import LoginNeeded, Sessions, Tokens, to_login
 from crawler.service.bodylimit import BodyLimit
 from crawler.service.config import ServiceConfig
 from crawler.service.csrf import FormTokens, SameOrigin
@@ -46,13 +47,20 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
         openapi_url=None,
     )
     app.state.tokens = Tokens(config.tokens)
+    app.state.sessions = Sessions(config.session_seconds)
     app.state.desk = Desk(archive, config)
-    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.templates = Jinja2Templates(
+        directory=str(HERE / "templates"), context_processors=[ui.csrf_context]
+    )
     app.state.forms = FormTokens()
     app.add_middleware(BodyLimit, max_bytes=config.max_body)
     app.add_middleware(SameOrigin)
     # Outermost: every answer gets the headers, the body limit's 413 and the error pages too.
     app.add_middleware(SecurityHeaders)
+    if config.trusted_proxies:
+        # Outermost of all: the scheme and client address as the proxy saw them, for everything
+        # after (the session cookie is Secure when the client used https).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(config.trusted_proxies))
     app.add_exception_handler(LoginNeeded, to_login)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     # Swagger UI from the installed package, not a CDN: the service often runs on a closed network.

@@ -1,20 +1,24 @@
 """Bearer tokens: each one has a name, and that name is the reporter in the custody log.
 
 API clients send ``Authorization: Bearer <secret>``. The web UI asks for the token once, on a
-login form, and keeps it in an HttpOnly, SameSite=Strict session cookie: page scripts cannot read
-it (a script injected through a captured page's title could not steal it), the browser sends it
-with the screenshot ``<img>`` and download links (which cannot carry an Authorization header),
-no other site can make the browser send it, and it is gone when the browser closes.
+login form, and opens a session (``Sessions``): the browser gets a random session id, never the
+token, in an HttpOnly, SameSite=Strict cookie (Secure over https): page scripts cannot read it,
+the browser sends it with the screenshot ``<img>`` and download links (which cannot carry an
+Authorization header), and it ends on sign-out, when the browser closes, when it expires, or
+when the service restarts. A stolen cookie is therefore worth one session, not the token.
 
 Routes ask who is calling with the dependencies ``ApiUser`` (token or session cookie, else 401)
-and ``UiUser`` (session cookie, else the login form); both read the app's ``Tokens`` from
-``app.state.tokens``.
+and ``UiUser`` (session cookie, else the login form); they read ``app.state.tokens`` and
+``app.state.sessions``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
+import threading
+import time
 from collections.abc import Mapping
 from typing import Annotated
 from urllib.parse import quote
@@ -23,7 +27,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-COOKIE = "lastseen_token"
+COOKIE = "lastseen_session"
 bearer_scheme = HTTPBearer(auto_error=False, description="A token of LASTSEEN_API_TOKEN")
 
 
@@ -42,6 +46,38 @@ class Tokens:
             if hmac.compare_digest(given, digest):
                 found = name
         return found
+
+
+class Sessions:
+    """Signed-in browsers, in this process only: a session id -> (token name, expiry)."""
+
+    def __init__(self, lifetime: float) -> None:
+        self.lifetime = lifetime
+        # Kept under the id's SHA-256, so that the table holds nothing a cookie could be made of.
+        self._open: dict[bytes, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def open(self, name: str) -> str:
+        session_id = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            self._open = {k: v for k, v in self._open.items() if v[1] > now}
+            self._open[_digest(session_id)] = (name, now + self.lifetime)
+        return session_id
+
+    def name_of(self, session_id: str | None) -> str | None:
+        if not session_id:
+            return None
+        with self._lock:
+            found = self._open.get(_digest(session_id))
+        if found is None or found[1] <= time.monotonic():
+            return None
+        return found[0]
+
+    def close(self, session_id: str | None) -> None:
+        if session_id:
+            with self._lock:
+                self._open.pop(_digest(session_id), None)
 
 
 def _digest(secret: str) -> bytes:
@@ -63,7 +99,8 @@ def api_user(
 ) -> str:
     """The name of the token an API call carries (header, or the web page's cookie)."""
     tokens: Tokens = request.app.state.tokens
-    name = tokens.name_of(bearer(request.headers.get("authorization"))) or tokens.name_of(
+    sessions: Sessions = request.app.state.sessions
+    name = tokens.name_of(bearer(request.headers.get("authorization"))) or sessions.name_of(
         request.cookies.get(COOKIE)
     )
     if name is None:
@@ -83,9 +120,9 @@ class LoginNeeded(Exception):
 
 
 def ui_user(request: Request) -> str:
-    """The name of the token the browser's session cookie holds."""
-    tokens: Tokens = request.app.state.tokens
-    name = tokens.name_of(request.cookies.get(COOKIE))
+    """The name of the token the browser's session was opened with."""
+    sessions: Sessions = request.app.state.sessions
+    name = sessions.name_of(request.cookies.get(COOKIE))
     if name is None:
         raise LoginNeeded(request.url.path)
     return name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -52,6 +53,10 @@ class ServiceConfig:
     # The same URL reported again within this many seconds of its capture shares that capture.
     dedup_seconds: float = 300.0
     max_body: int = 16 * 1024  # bytes: a capture request is a URL, a case number and a note
+    # A web session ends this long after sign-in (a working day), whatever happens.
+    session_seconds: float = 8 * 3600.0
+    # Proxies whose X-Forwarded-Proto/-For are believed (addresses or networks); nobody else's.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -62,17 +67,38 @@ class ServiceConfig:
             raise InputError("LASTSEEN_DEDUP_SECONDS must be a number of seconds") from None
         if dedup < 0:
             raise InputError("LASTSEEN_DEDUP_SECONDS cannot be negative")
+        try:
+            hours = float(env.get("LASTSEEN_SESSION_HOURS") or cls.session_seconds / 3600)
+        except ValueError:
+            raise InputError("LASTSEEN_SESSION_HOURS must be a number of hours") from None
+        if not 0 < hours <= 24 * 30:
+            raise InputError("LASTSEEN_SESSION_HOURS must be more than 0 and at most 720")
         guard = guard_from_env(env)
         return cls(
             tokens=parse_tokens(env.get("LASTSEEN_API_TOKEN")),
             allow_private=guard.allow_private,
             allowed_networks=guard.allowed_networks,
             dedup_seconds=dedup,
+            session_seconds=hours * 3600,
+            trusted_proxies=parse_proxies(env.get("LASTSEEN_TRUSTED_PROXIES")),
         )
 
     @property
     def guard(self) -> UrlGuard:
         return UrlGuard(self.allow_private, self.allowed_networks)
+
+
+def parse_proxies(value: str | None) -> tuple[str, ...]:
+    """``LASTSEEN_TRUSTED_PROXIES``: addresses or networks of the TLS proxies in front."""
+    proxies = tuple(p.strip() for p in (value or "").split(",") if p.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise InputError(
+                f"LASTSEEN_TRUSTED_PROXIES: {proxy!r} is not an IP address or network"
+            ) from None
+    return proxies
 
 
 def guard_from_env(environ: Mapping[str, str] | None = None) -> UrlGuard:

@@ -20,7 +20,7 @@ from archive.catalog import custody
 from archive.catalog import requests as capture_requests
 from archive.catalog.db import capture_summary
 from archive.catalog.requests import request_summary
-from crawler.service.auth import COOKIE, UiUser
+from crawler.service.auth import COOKIE, Sessions, UiUser
 from crawler.service.csrf import FormTokens
 from crawler.service.desk import FILES, MAX_URL, Desk, DeskDep, ReportIn
 from crawler.service.identifiers import shared
@@ -36,15 +36,24 @@ CsrfField = Annotated[str, Form(max_length=128)]
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
-    session = request.cookies.get(COOKIE)
-    if session and "csrf" not in context:
-        context["csrf"] = _forms(request).token(session)
     return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def csrf_context(request: Request) -> dict[str, str]:
+    """The templates' context processor: ``csrf``, the token of the forms a signed-in page holds
+    (every page's sign-out form among them), whichever router renders the page."""
+    session = request.cookies.get(COOKIE)
+    return {"csrf": _forms(request).token(session)} if session else {}
 
 
 def _forms(request: Request) -> FormTokens:
     forms: FormTokens = request.app.state.forms
     return forms
+
+
+def _sessions(request: Request) -> Sessions:
+    sessions: Sessions = request.app.state.sessions
+    return sessions
 
 
 def _session_form(request: Request, csrf: str) -> bool:
@@ -59,7 +68,7 @@ def _login_page(request: Request, next: str, status: int = 200, error: str = "")
         status,
         next=_local(next),
         error=error,
-        csrf=_forms(request).token(bound),
+        login_csrf=_forms(request).token(bound),
     )
     response.set_cookie(LOGIN_COOKIE, bound, httponly=True, samesite="strict", path="/login")
     return response
@@ -79,14 +88,17 @@ def login(
 ) -> Response:
     if not _forms(request).valid(request.cookies.get(LOGIN_COOKIE), csrf):
         return _login_page(request, next, 403, EXPIRED)
-    if request.app.state.tokens.name_of(token.strip()) is None:
+    name = request.app.state.tokens.name_of(token.strip())
+    if name is None:
         return _login_page(request, next, 401, "Wrong token.")
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         COOKIE,
-        token.strip(),
+        _sessions(request).open(name),
         httponly=True,
         samesite="strict",
+        # https as the client sees it: behind a TLS proxy, only if LASTSEEN_TRUSTED_PROXIES
+        # names that proxy (its X-Forwarded-Proto is believed, nobody else's).
         secure=request.url.scheme == "https",
     )
     return response
@@ -96,6 +108,7 @@ def login(
 def logout(request: Request, csrf: CsrfField = "") -> Response:
     if not _session_form(request, csrf):
         return _login_page(request, "/", 403, EXPIRED)
+    _sessions(request).close(request.cookies.get(COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response

@@ -6,11 +6,27 @@ on its own (on another machine sharing the PostgreSQL catalog and the store, for
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
 from crawler.run import crawl_settings
+
+# What the browser may see of the worker's environment: what it needs to start, find its files
+# and draw text. Never the API tokens, the catalog's URL (it may hold a password), the store's
+# or S3's credentials: a page that broke out of its renderer would find nothing to take.
+BROWSER_ENV = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR"}
+BROWSER_ENV_PREFIXES = ("LC_", "XDG_", "FONTCONFIG_")
+
+
+def browser_env(environ: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in BROWSER_ENV or name.startswith(BROWSER_ENV_PREFIXES)
+    }
 
 
 def worker_settings(overrides: dict[str, Any]) -> Any:
@@ -20,6 +36,8 @@ def worker_settings(overrides: dict[str, Any]) -> Any:
     # more context than concurrent captures keeps it from taking a capture's place.
     settings.set("PLAYWRIGHT_CONTEXTS", {"warm": {}}, priority="cmdline")
     settings.set("PLAYWRIGHT_MAX_CONTEXTS", concurrency + 1, priority="cmdline")
+    launch = {**settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), "env": browser_env(os.environ)}
+    settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", launch, priority="cmdline")
     return settings
 
 
