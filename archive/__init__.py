@@ -12,6 +12,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from archive.version import lastseen_version
+
 if TYPE_CHECKING:
     from archive.capture import Capture, Exchange, HttpRequest, HttpResponse, Resource
     from archive.catalog.db import CaptureRow, Catalog
@@ -63,19 +65,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        value: Any = _version()
+        value: Any = lastseen_version()
     elif name in _HOMES:
         value = getattr(import_module(_HOMES[name]), name)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # looked up once
     return value
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("lastseen")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"

@@ -12,6 +12,7 @@ from archive.bundle import layout
 from archive.bundle.collect import Collected, Referenced
 from archive.chain import Entry
 from archive.times import rfc3339, rfc3339_or_none
+from archive.version import lastseen_version
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,4 @@ def _entry_view(entry: Entry) -> dict[str, Any]:
 
 
 def software() -> str:
-    from archive import __version__
-
-    return f"lastseen {__version__}"
+    return f"lastseen {lastseen_version()}"

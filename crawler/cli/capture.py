@@ -165,7 +165,7 @@ def crawl(
         "ALERT_KNOWN": alert_known,
     }
     if due:
-        from crawler.due import run_due
+        from crawler.cli.due import run_due
 
         code = run_due(
             ctx,

@@ -4,34 +4,24 @@ Scrapy's own ``CONCURRENT_REQUESTS_PER_DOMAIN`` counts a request only while it d
 a browser capture the download ends when the navigation commits: loading, waiting for the network
 to go quiet, scrolling (which loads lazy images) and printing happen afterwards, in the spider's
 callback, and would not count. A site that asked us to be gentle (`--per-host 1`) would still see
-several pages of ours at once. This middleware holds a per-host slot from before the request goes
-to the browser until the capturer has closed the page (``release`` in ``crawler.page.capturer``), on
-success and on failure alike. It reads the same setting, so ``--per-host`` means what it says.
+several pages of ours at once. This middleware takes a per-host place (``crawler.page.hostslot``)
+before the request goes to the browser; the capturer gives it back once it has closed the page.
+It reads the same setting, so ``--per-host`` means what it says.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
-from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-RELEASE_KEY = "capture_host_slot"
-
-
-def release(meta: dict[str, Any]) -> None:
-    """Give the request's host slot back (the capture of its page is over); at most once."""
-    semaphore = meta.pop(RELEASE_KEY, None)
-    if semaphore is not None:
-        semaphore.release()
+from crawler.page.hostslot import HostSlots
 
 
 class PerHostLimit:
     def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self.slots = HostSlots(limit)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PerHostLimit:
@@ -41,12 +31,6 @@ class PerHostLimit:
         return cls(limit)
 
     async def process_request(self, request: Any, spider: Any = None) -> None:
-        if not request.meta.get("playwright") or RELEASE_KEY in request.meta:
-            return None
-        host = (urlsplit(request.url).hostname or "").lower()
-        if host.startswith("www."):
-            host = host[4:]
-        semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self.limit))
-        await semaphore.acquire()
-        request.meta[RELEASE_KEY] = semaphore
+        if request.meta.get("playwright"):
+            await self.slots.take(request.url, request.meta)
         return None

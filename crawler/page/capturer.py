@@ -27,9 +27,9 @@ from archive.capture import (
 from archive.digest import sha256_hex
 from archive.job import Job, PrintOf
 from archive.times import rfc3339_or_none
-from crawler.middlewares.perhost import release as release_host
 from crawler.page.config import CaptureConfig
 from crawler.page.egress import release as release_egress
+from crawler.page.hostslot import release as release_host
 from crawler.page.recorder import META_KEY, REFUSED, NetworkRecorder
 
 logger = logging.getLogger(__name__)
