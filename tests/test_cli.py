@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from crawler.cli import COMMANDS, main
 
 HEAVY = ("scrapy", "sqlalchemy", "boto3")
+PREHOUSE_BUNDLE = Path(__file__).parent / "fixtures" / "prehouse-bundle.zip"
 
 
 def _modules_imported_by(*args: str) -> set[str]:
@@ -31,6 +33,12 @@ def _modules_imported_by(*args: str) -> set[str]:
 def test_help_imports_neither_scrapy_nor_sqlalchemy_nor_boto3():
     imported = _modules_imported_by("--help")
     assert "click" in imported
+    assert imported.isdisjoint(HEAVY), imported & set(HEAVY)
+
+
+@pytest.mark.parametrize("args", [["verify", "--help"], ["verify", str(PREHOUSE_BUNDLE)]])
+def test_verify_imports_neither_scrapy_nor_sqlalchemy_nor_boto3(args):
+    imported = _modules_imported_by(*args)
     assert imported.isdisjoint(HEAVY), imported & set(HEAVY)
 
 
