@@ -49,9 +49,21 @@ URLLENGTH_LIMIT = MAX_URL_LENGTH
 COOKIES_ENABLED = False
 ROBOTSTXT_OBEY = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote control runs code sent to it over HTTP: never in a process that reads hostile
+# pages. Every other extension lastseen does not use is off too; on: the stats, their log counts
+# and AutoThrottle (`crawl --autothrottle`).
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "WARNING"
 EXTENSIONS = {
     "crawler.extensions.loglevel.LogLevel": 0,
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
+    "scrapy.extensions.memusage.MemoryUsage": None,
+    "scrapy.extensions.memdebug.MemoryDebugger": None,
+    "scrapy.extensions.closespider.CloseSpider": None,
+    "scrapy.extensions.feedexport.FeedExporter": None,
+    "scrapy.extensions.logstats.LogStats": None,
+    "scrapy.extensions.spiderstate.SpiderState": None,
 }
 
 ITEM_PIPELINES = {

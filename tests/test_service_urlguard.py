@@ -102,7 +102,7 @@ def test_a_redirect_into_a_private_network_is_refused_in_the_browser(
     capture = done["capture"]
     assert capture["outcome"] == "refused"
     assert "127.0.0.2, a loopback address" in capture["error"]
-    records = read_warc(capture["warc"])
+    records = read_warc(guarded.store / capture["warc"])
     redirect = [r for r in records if r.type == "response" and r.target.endswith("/to-internal")]
     assert redirect[0].http_status == 302
     assert redirect[0].http_header("Location") == [internal.url("/secret")]
@@ -119,7 +119,9 @@ def test_a_sub_request_into_a_private_network_is_refused_and_the_page_still_capt
     assert internal.hits == before
     capture = done["capture"]
     assert capture["outcome"] == "ok" and capture["http_status"] == 200
-    meta = next(r for r in read_warc(capture["warc"]) if r.type == "metadata").json()
+    meta = next(
+        r for r in read_warc(guarded.store / capture["warc"]) if r.type == "metadata"
+    ).json()
     refused = [f for f in meta["failed_or_blocked"] if f["url"] == internal.url("/pixel.png")]
     assert refused and "127.0.0.2, a loopback address" in refused[0]["error"]
 

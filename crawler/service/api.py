@@ -9,11 +9,14 @@ database and file work runs in the server's thread pool, off the event loop.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
@@ -167,6 +170,14 @@ for _kind in FILES:
         response_class=Response,
         name=f"get_{_kind}",
     )
+
+
+async def invalid_request(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, written as ASCII JSON: the input it echoes may hold a lone surrogate
+    (``"\\ud800"`` in a JSON body), which cannot be written as UTF-8."""
+    assert isinstance(exc, RequestValidationError)
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
 
 
 def _repr_digest(sha_hex: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -62,6 +63,7 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
         # after (the session cookie is Secure when the client used https).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(config.trusted_proxies))
     app.add_exception_handler(LoginNeeded, to_login)
+    app.add_exception_handler(RequestValidationError, api.invalid_request)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     # Swagger UI from the installed package, not a CDN: the service often runs on a closed network.
     app.mount("/docs-ui", StaticFiles(directory=str(SWAGGER_UI)), name="docs-ui")

@@ -7,6 +7,7 @@ describes it with its capture, and records every file it hands out in the custod
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -26,6 +27,11 @@ from crawler.service.config import ServiceConfig
 MAX_URL = 2048
 MAX_CASE = 200
 MAX_NOTE = 2000
+# Ids are 64-bit signed in the catalog: a larger one names nothing (and would overflow the query).
+MAX_ID = 2**63 - 1
+# Characters that make two case ids look alike: controls, formats (U+202E and the other
+# direction marks, zero-width ones), line and paragraph separators, private and unassigned.
+INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 # Files of a capture that can be downloaded, besides the WARC itself: WARC record -> media type.
 FILES = {"screenshot": "image/png", "pdf": "application/pdf", "dom": "text/html; charset=utf-8"}
@@ -38,6 +44,16 @@ def _clean_text(value: str | None, what: str) -> str | None:
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
         raise ValueError(f"{what} cannot contain control characters")
     return value or None
+
+
+def _visible(value: str, what: str) -> None:
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category in INVISIBLE or (category == "Zs" and ch != " "):
+            raise ValueError(
+                f"{what} cannot contain invisible or direction-changing characters "
+                f"(U+{ord(ch):04X}): two case ids would look the same"
+            )
 
 
 class ReportIn(BaseModel):
@@ -64,6 +80,8 @@ class ReportIn(BaseModel):
         value = _clean_text(value, "case")
         if value and "\n" in value:
             raise ValueError("case must be one line")
+        if value:
+            _visible(value, "case")
         return value
 
     @field_validator("note")
@@ -104,7 +122,7 @@ class Desk:
         return row
 
     def find(self, request_id: int) -> RequestRow:
-        row = capture_requests.get(self.catalog, request_id)
+        row = capture_requests.get(self.catalog, request_id) if 0 < request_id <= MAX_ID else None
         if row is None:
             raise HTTPException(404, f"no capture request with id {request_id}")
         return row
@@ -115,8 +133,13 @@ class Desk:
     def described(self, row: RequestRow) -> dict[str, Any]:
         out = request_summary(row)
         captured = self.capture_of(row)
-        out["capture"] = capture_summary(captured) if captured is not None else None
+        out["capture"] = self.summary(captured) if captured is not None else None
         return out
+
+    def summary(self, captured: CaptureRow) -> dict[str, Any]:
+        """A capture as the API shows it: its WARC by its key in the store (``warcs/…``), never
+        by where the store keeps it (a path of the server, a bucket)."""
+        return {**capture_summary(captured), "warc": captured.warc_name}
 
     def listing(self, case: str | None, limit: int) -> list[dict[str, Any]]:
         """Capture requests with their captures, newest first."""

@@ -18,7 +18,6 @@ from starlette.concurrency import run_in_threadpool
 
 from archive.catalog import custody
 from archive.catalog import requests as capture_requests
-from archive.catalog.db import capture_summary
 from archive.catalog.requests import request_summary
 from crawler.service.auth import COOKIE, Sessions, UiUser
 from crawler.service.csrf import FormTokens
@@ -162,7 +161,7 @@ def capture_page(request: Request, report_id: int, user: UiUser, desk: DeskDep) 
         "capture.html",
         user=user,
         capture_request=request_summary(row),
-        capture=capture_summary(captured) if captured is not None else None,
+        capture=desk.summary(captured) if captured is not None else None,
         records=captured.records if captured is not None else {},
         files=[k for k in FILES if captured is not None and k in captured.records],
         custody=(

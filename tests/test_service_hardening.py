@@ -1,0 +1,57 @@
+"""Odd input to a real `lastseen serve` (no workers) gets a clear 4xx, never a 500; case ids
+cannot hide characters; crawl and worker processes run no remote-control extension."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.run import crawl_settings
+from crawler.service.worker import worker_settings
+from tests.service_fixtures import Service, start_service
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory):
+    service = start_service(tmp_path_factory.mktemp("odd") / "evidence", None, "--workers", "0")
+    yield service
+    assert service.stop() == 0
+
+
+@pytest.mark.parametrize("request_id", [2**63, 2**63 - 1, 2**64, 10**30])
+def test_ids_too_large_for_the_catalog_are_404(svc: Service, request_id: int):
+    for path in ("", "/warc", "/dom", "/screenshot", "/identifiers"):
+        reply = svc.get(f"/api/captures/{request_id}{path}")
+        assert reply.status == 404, (path, reply.body)
+
+
+def test_a_lone_surrogate_in_a_json_body_is_422(svc: Service):
+    for field in ("url", "case", "note"):
+        fields = {"url": "http://example.org/", field: "http://example.org/\\ud800"}
+        body = "{" + ", ".join(f'"{k}": "{v}"' for k, v in fields.items()) + "}"
+        reply = svc.request(
+            "POST", "/api/captures", body.encode(), headers={"Content-Type": "application/json"}
+        )
+        assert reply.status == 422, (field, reply.body)
+        # Pydantic refuses it; the answer echoes it as an ASCII JSON escape.
+        assert reply.json()["detail"][0]["type"] == "string_unicode"
+
+
+@pytest.mark.parametrize("hidden", ["\r", "\u202e", "\u2028", "\u200b", "\t", "\u00a0"])
+def test_case_ids_that_would_look_like_another_are_refused(svc: Service, hidden: str):
+    reply = svc.post("/api/captures", {"url": "http://example.org/", "case": f"BXL-{hidden}1"})
+    assert reply.status == 422, reply.body
+    assert f"U+{ord(hidden):04X}" in reply.json()["detail"][0]["msg"]
+    assert svc.get("/api/captures?case=BXL-1").json() == {"captures": []}
+
+
+def test_no_crawl_or_worker_process_runs_telnet_or_remote_control():
+    for settings in (crawl_settings({}), worker_settings({})):
+        enabled = {k for k, v in settings.getwithbase("EXTENSIONS").items() if v is not None}
+        assert enabled == {
+            "crawler.extensions.loglevel.LogLevel",
+            "scrapy.extensions.corestats.CoreStats",
+            "scrapy.extensions.logcount.LogCount",
+            "scrapy.extensions.throttle.AutoThrottle",
+        }
+        assert not settings.getbool("REMOTE_CONTROL_ENABLED")
+        assert not settings.getbool("TELNETCONSOLE_ENABLED")
