@@ -207,6 +207,7 @@ class _Export:
         )
         zipped.add_file(contents.wacz, str(wacz_path), wacz_path.stat().st_size)
         wacz_path.unlink()
+        zipped.add_bytes(layout.INDICATORS, self._indicators(captures, referenced))
 
         self.progress("recording the export in the custody log", done, total)
         entries = self._log_export(zipped.sums, captures, referenced)
@@ -225,6 +226,15 @@ class _Export:
             timestamps=stamps,
             timestamp_failures=failures,
         )
+
+    def _indicators(self, captures: list[Collected], referenced: list[Referenced]) -> bytes:
+        """Derived data (DESIGN rule 8), labelled so, each row pointing into a WARC member."""
+        from archive.derive.table import indicators_csv
+
+        members = {c.row.warc_name: c.warc for c in captures}
+        members.update({ref.row.warc_name: ref.member for ref in referenced})
+        with self.archive.catalog.session() as s:
+            return indicators_csv(s, [c.row for c in captures], members)
 
     def _add_capture(
         self, capture: Collected, zipped: layout.DeterministicZip, wacz: WaczWriter

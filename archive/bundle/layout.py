@@ -12,6 +12,8 @@
     captures/referenced/<warc name>     the WARC of a capture outside the export whose records the
                                         exported captures' revisit records point to, byte for byte
     case-<ID>.wacz                      the same WARCs as a WACZ 1.1.1 package (replay)
+    indicators.csv                      derived: identifiers and photo hashes found in the captures,
+                                        each row naming its record (id, SHA-256, offset)
     custody.jsonl                       custody entries of these captures, ending with this export
     manifest.json                       what the bundle holds, for programs (the report: for people)
     report.html, report.pdf
@@ -40,6 +42,7 @@ SUMS = "SHA256SUMS"
 SIGNATURE = "SHA256SUMS.sig"
 PUBLIC_KEY = "signing-key.pub"
 CUSTODY = "custody.jsonl"
+INDICATORS = "indicators.csv"  # archive.derive.table.NAME
 MANIFEST = "manifest.json"
 REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"

@@ -24,12 +24,6 @@ def _regions() -> tuple[str, ...]:
     return phone_regions()
 
 
-def _hit(finding: Any, capture: Any) -> dict[str, Any]:
-    from archive.catalog.findings import capture_ref
-
-    return {**capture_ref(capture), **finding.as_dict()}
-
-
 def _print_hits(hits: list[dict[str, Any]]) -> None:
     """One block per capture: the capture, then each record that shows the identifier."""
     by_capture: dict[int, list[dict[str, Any]]] = {}
@@ -104,10 +98,10 @@ def search(
     """
     if sum(x is not None for x in (value, image, like)) != 1:
         raise UserError("give one of: VALUE, --image FILE, --like CAPTURE_ID")
-    from archive.catalog import findings, photohashes
+    from archive.catalog import photohashes
     from archive.catalog.db import CaptureRow
-    from archive.derive.indicators import query_values
     from archive.derive.photos import hash_photo
+    from archive.derive.search import find_value
 
     hashes: list[str] = []
     if image is not None:
@@ -135,8 +129,7 @@ def search(
                 hits = _photo_hits(unique)
             else:
                 assert value is not None
-                values = [v for _, v in query_values(value, _regions())]
-                hits = [_hit(f, c) for f, c in findings.search_values(s, values, case)]
+                hits = find_value(s, value, _regions(), case)
     finally:
         archive.close()
     if as_json:
