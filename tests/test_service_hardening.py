@@ -7,7 +7,7 @@ import pytest
 
 from crawler.run import crawl_settings
 from crawler.service.worker import worker_settings
-from tests.service_fixtures import Service, start_service
+from tests.service_fixtures import TIPLINE, Service, start_service
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +55,21 @@ def test_no_crawl_or_worker_process_runs_telnet_or_remote_control():
         }
         assert not settings.getbool("REMOTE_CONTROL_ENABLED")
         assert not settings.getbool("TELNETCONSOLE_ENABLED")
+
+
+def test_a_token_that_reports_too_fast_gets_429_with_retry_after(tmp_path):
+    service = start_service(
+        tmp_path / "evidence", None, "--workers", "0", LASTSEEN_REPORTS_PER_MINUTE="3"
+    )
+    try:
+        for n in range(3):
+            service.report(f"http://example.org/burst/{n}")
+        reply = service.post("/api/captures", {"url": "http://example.org/burst/3"})
+        assert reply.status == 429, reply.body
+        assert 1 <= int(reply.headers["retry-after"]) <= 20
+        assert "more than 3 URLs a minute" in reply.json()["detail"]
+        # Nothing was queued for it, and another token is not slowed down.
+        assert len(service.get("/api/captures").json()["captures"]) == 3
+        service.report("http://example.org/other", token=TIPLINE)
+    finally:
+        assert service.stop() == 0

@@ -67,6 +67,7 @@ def healthz(desk: DeskDep) -> dict[str, str]:
     responses={
         401: {"description": "Missing or wrong token"},
         413: {"description": "Request body too large"},
+        429: {"description": "Too many reports by this token: see Retry-After"},
         422: {"description": "Invalid input, or a URL pointing into a private network"},
     },
 )

@@ -53,6 +53,8 @@ class ServiceConfig:
     # The same URL reported again within this many seconds of its capture shares that capture.
     dedup_seconds: float = 300.0
     max_body: int = 16 * 1024  # bytes: a capture request is a URL, a case number and a note
+    # URLs one token may report per minute (and at once, in a burst).
+    reports_per_minute: int = 60
     # A web session ends this long after sign-in (a working day), whatever happens.
     session_seconds: float = 8 * 3600.0
     # Proxies whose X-Forwarded-Proto/-For are believed (addresses or networks); nobody else's.
@@ -73,12 +75,16 @@ class ServiceConfig:
             raise InputError("LASTSEEN_SESSION_HOURS must be a number of hours") from None
         if not 0 < hours <= 24 * 30:
             raise InputError("LASTSEEN_SESSION_HOURS must be more than 0 and at most 720")
+        rate = env.get("LASTSEEN_REPORTS_PER_MINUTE") or str(cls.reports_per_minute)
+        if not rate.isdigit() or not 1 <= int(rate) <= 100_000:
+            raise InputError("LASTSEEN_REPORTS_PER_MINUTE must be a whole number from 1 to 100000")
         guard = guard_from_env(env)
         return cls(
             tokens=parse_tokens(env.get("LASTSEEN_API_TOKEN")),
             allow_private=guard.allow_private,
             allowed_networks=guard.allowed_networks,
             dedup_seconds=dedup,
+            reports_per_minute=int(rate),
             session_seconds=hours * 3600,
             trusted_proxies=parse_proxies(env.get("LASTSEEN_TRUSTED_PROXIES")),
         )

@@ -7,6 +7,7 @@ describes it with its capture, and records every file it hands out in the custod
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from archive.catalog.requests import RequestRow, request_summary
 from crawler.exceptions import InputError
 from crawler.plan.seeds import check_url
 from crawler.service.config import ServiceConfig
+from crawler.service.ratelimit import RateLimit
 
 MAX_URL = 2048
 MAX_CASE = 200
@@ -104,9 +106,18 @@ class Desk:
         self.catalog = archive.catalog
         self.config = config
         self.guard = config.guard
+        self.rate = RateLimit(config.reports_per_minute)
 
     async def accept(self, asked: ReportIn, reporter: str, via: str) -> RequestRow:
         """Queue a capture request, link it to the same URL's capture, or record it refused."""
+        wait = self.rate.wait(reporter)
+        if wait:
+            raise HTTPException(
+                429,
+                f"{reporter} reported more than {self.config.reports_per_minute} URLs a minute: "
+                f"try again in {math.ceil(wait)} s",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
         refusal = await self.guard.refusal(asked.url, fail_unresolved=False)
         row: RequestRow = await run_in_threadpool(
             capture_requests.submit,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -137,7 +137,10 @@ async def report_form(
     except ValueError as exc:
         errors = [e["msg"].removeprefix("Value error, ") for e in exc.errors()]  # type: ignore[attr-defined]
         return await _form_error(request, user, desk, form, "; ".join(errors))
-    row = await desk.accept(asked, user, via="web")
+    try:
+        row = await desk.accept(asked, user, via="web")
+    except HTTPException as exc:  # too many reports: said on the form, what was typed kept
+        return await _form_error(request, user, desk, form, str(exc.detail), exc.status_code)
     if row.status == capture_requests.REFUSED:
         return await _form_error(request, user, desk, form, f"URL refused: {row.error}")
     return RedirectResponse(f"/captures/{row.id}", status_code=303)
