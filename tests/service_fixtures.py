@@ -53,7 +53,7 @@ class Service:
     log: list[str] = field(default_factory=list)
 
     def start(self, timeout: float = 60) -> Service:
-        env = cli_env(self.store, self.db, LASTSEEN_API_TOKEN=TOKENS, **self.env)
+        env = cli_env(self.store, self.db, **{"LASTSEEN_API_TOKEN": TOKENS, **self.env})
         self.proc = subprocess.Popen(
             [LASTSEEN, "serve", "--port", "0", *self.args],
             env=env,

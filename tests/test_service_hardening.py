@@ -3,11 +3,15 @@ cannot hide characters; crawl and worker processes run no remote-control extensi
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
+from archive import Archive, ArchiveConfig
+from archive.catalog.custody import entries
 from crawler.run import crawl_settings
 from crawler.service.worker import worker_settings
-from tests.service_fixtures import TIPLINE, Service, start_service
+from tests.service_fixtures import ALICE, TIPLINE, Service, start_service
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +77,52 @@ def test_a_token_that_reports_too_fast_gets_429_with_retry_after(tmp_path):
         service.report("http://example.org/other", token=TIPLINE)
     finally:
         assert service.stop() == 0
+
+
+BXL = "bxl:" + secrets.token_hex(16)
+
+
+def test_a_token_limited_to_cases_sees_reports_into_and_downloads_only_those(tmp_path):
+    """Need-to-know: `name:secret:cases=BXL-2026-*`; every refusal is in the custody log."""
+    service = start_service(
+        tmp_path / "evidence",
+        None,
+        "--workers",
+        "0",
+        LASTSEEN_API_TOKEN=f"{ALICE},{BXL}:cases=BXL-2026-*",
+    )
+    try:
+        other = service.report("http://example.org/antwerp", case="ANT-1")["id"]
+        own = service.report("http://example.org/brussels", token=BXL, case="BXL-2026-0412")["id"]
+        for case in ("ANT-1", None):
+            reply = service.post(
+                "/api/captures", {"url": "http://example.org/x", "case": case}, BXL
+            )
+            assert reply.status == 403, reply.body
+        listed = service.get("/api/captures", token=BXL).json()["captures"]
+        assert [r["id"] for r in listed] == [own]
+        assert service.get("/api/captures?case=ANT-1", token=BXL).json() == {"captures": []}
+        for path in ("", "/warc", "/dom"):
+            assert service.get(f"/api/captures/{other}{path}", token=BXL).status == 404
+        assert service.get(f"/api/captures/{own}", token=BXL).status == 200
+        # Identifiers link captures of every case: not for a token limited to some.
+        assert service.get(f"/api/captures/{own}/identifiers", token=BXL).status == 403
+        assert service.get("/api/search?value=32470123456", token=BXL).status == 403
+        # A token without limits sees both.
+        assert len(service.get("/api/captures").json()["captures"]) == 2
+    finally:
+        assert service.stop() == 0
+    archive = Archive.open(ArchiveConfig(store=str(tmp_path / "evidence"), operator="x"))
+    denied = [e.details for e in entries(archive.catalog) if e.action == "deny"]
+    archive.close()
+    assert all(e["via"] == "service" for e in denied)
+    assert [(d["what"], d["case"]) for d in denied] == [
+        ("report", "ANT-1"),
+        ("report", None),
+        ("list", "ANT-1"),
+        ("see", "ANT-1"),
+        ("download", "ANT-1"),
+        ("download", "ANT-1"),
+        ("search", None),
+        ("search", None),
+    ]

@@ -92,7 +92,7 @@ def list_captures(
     case: Annotated[str | None, Query(max_length=MAX_CASE)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    return {"captures": desk.listing(case, limit)}
+    return {"captures": desk.listing(case, limit, user)}
 
 
 @router.get(
@@ -101,7 +101,7 @@ def list_captures(
     summary="Status of a capture request; with the capture's fields once stored",
 )
 def get_capture(report_id: int, user: ApiUser, desk: DeskDep) -> dict[str, Any]:
-    return desk.described(desk.find(report_id))
+    return desk.described(desk.find(report_id, user))
 
 
 @router.get(
@@ -110,7 +110,7 @@ def get_capture(report_id: int, user: ApiUser, desk: DeskDep) -> dict[str, Any]:
     summary="The sealed WARC file (the download is recorded in the custody log)",
 )
 def get_warc(report_id: int, user: ApiUser, desk: DeskDep) -> StreamingResponse:
-    stored = desk.stored(report_id)
+    stored = desk.stored(report_id, user)
     captured = stored.capture
     stream = desk.archive.open_file(captured.warc_name)
     desk.log_access(user, stored, "warc", captured.warc_sha256)
@@ -133,7 +133,7 @@ def get_warc(report_id: int, user: ApiUser, desk: DeskDep) -> StreamingResponse:
 
 def record_file(report_id: int, kind: str, user: str, desk: Desk) -> Response:
     """A file the capture holds as a WARC record (screenshot, PDF, DOM)."""
-    stored = desk.stored(report_id)
+    stored = desk.stored(report_id, user)
     captured = stored.capture
     if kind not in captured.records:
         raise HTTPException(404, f"capture {captured.id} has no {kind}")

@@ -16,15 +16,18 @@ MIN_SECRET = 16
 TRUE = ("1", "true", "yes", "on")
 
 
-def parse_tokens(value: str | None) -> dict[str, str]:
+def parse_tokens(value: str | None) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     """``LASTSEEN_API_TOKEN``: ``name:secret`` pairs separated by commas, e.g.
-    ``alice:4f9c...,tipline:77ab...``. The name is who the custody log says reported a URL."""
+    ``alice:4f9c...,tipline:77ab...``. The name is who the custody log says reported a URL.
+    ``name:secret:cases=BXL-2026-*`` (patterns joined by ``|``) limits a token to those cases.
+    Returns the secrets and the case patterns of the limited tokens, by name."""
     if not value or not value.strip():
         raise InputError(
             "LASTSEEN_API_TOKEN is not set: give one or more name:secret pairs separated by "
             "commas (e.g. alice:$(openssl rand -hex 24))"
         )
     tokens: dict[str, str] = {}
+    scopes: dict[str, tuple[str, ...]] = {}
     for number, item in enumerate(value.split(","), start=1):
         name, sep, secret = item.strip().partition(":")
         if not sep or not TOKEN_NAME.match(name):
@@ -32,6 +35,7 @@ def parse_tokens(value: str | None) -> dict[str, str]:
                 f"LASTSEEN_API_TOKEN entry {number} must look like name:secret "
                 "(name: letters, digits, . _ @ -)"
             )
+        secret, limited, cases = secret.partition(":cases=")
         if len(secret) < MIN_SECRET or any(ch.isspace() for ch in secret):
             raise InputError(
                 f"LASTSEEN_API_TOKEN: the secret of {name!r} must be at least {MIN_SECRET} "
@@ -42,12 +46,22 @@ def parse_tokens(value: str | None) -> dict[str, str]:
         if secret in tokens.values():
             raise InputError("LASTSEEN_API_TOKEN gives two names the same secret")
         tokens[name] = secret
-    return tokens
+        if limited:
+            patterns = tuple(cases.split("|"))
+            if not all(p and not any(ch.isspace() for ch in p) for p in patterns):
+                raise InputError(
+                    f"LASTSEEN_API_TOKEN: the cases of {name!r} must be patterns like "
+                    "BXL-2026-* joined by |"
+                )
+            scopes[name] = patterns
+    return tokens, scopes
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
     tokens: dict[str, str]
+    # Tokens limited to some cases (need-to-know): name -> case patterns (fnmatch, * and ?).
+    scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     allow_private: bool = False
     allowed_networks: tuple[IPNetwork, ...] = field(default_factory=tuple)
     # The same URL reported again within this many seconds of its capture shares that capture.
@@ -79,8 +93,10 @@ class ServiceConfig:
         if not rate.isdigit() or not 1 <= int(rate) <= 100_000:
             raise InputError("LASTSEEN_REPORTS_PER_MINUTE must be a whole number from 1 to 100000")
         guard = guard_from_env(env)
+        tokens, scopes = parse_tokens(env.get("LASTSEEN_API_TOKEN"))
         return cls(
-            tokens=parse_tokens(env.get("LASTSEEN_API_TOKEN")),
+            tokens=tokens,
+            scopes=scopes,
             allow_private=guard.allow_private,
             allowed_networks=guard.allowed_networks,
             dedup_seconds=dedup,

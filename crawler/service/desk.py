@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -34,6 +35,9 @@ MAX_ID = 2**63 - 1
 # Characters that make two case ids look alike: controls, formats (U+202E and the other
 # direction marks, zero-width ones), line and paragraph separators, private and unassigned.
 INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+# The custody log's word for a request a token is not cleared for (need-to-know).
+DENY = "deny"
 
 # Files of a capture that can be downloaded, besides the WARC itself: WARC record -> media type.
 FILES = {"screenshot": "image/png", "pdf": "application/pdf", "dom": "text/html; charset=utf-8"}
@@ -110,6 +114,11 @@ class Desk:
 
     async def accept(self, asked: ReportIn, reporter: str, via: str) -> RequestRow:
         """Queue a capture request, link it to the same URL's capture, or record it refused."""
+        if not self.cleared(reporter, asked.case):
+            self.deny(reporter, "report", asked.case)
+            raise HTTPException(
+                403, f"{reporter} may not report into case {asked.case or '(none)'}"
+            )
         wait = self.rate.wait(reporter)
         if wait:
             raise HTTPException(
@@ -132,11 +141,42 @@ class Desk:
         )
         return row
 
-    def find(self, request_id: int) -> RequestRow:
+    def find(self, request_id: int, user: str, what: str = "see") -> RequestRow:
+        """A capture request ``user`` is cleared for; else 404, as if it did not exist."""
         row = capture_requests.get(self.catalog, request_id) if 0 < request_id <= MAX_ID else None
+        if row is not None and not self.cleared(user, row.case_id):
+            self.deny(user, what, row.case_id, row)
+            row = None
         if row is None:
             raise HTTPException(404, f"no capture request with id {request_id}")
         return row
+
+    def cleared(self, user: str, case: str | None) -> bool:
+        """Need-to-know: a token limited to cases sees, reports into and downloads only those."""
+        patterns = self.config.scopes.get(user)
+        if patterns is None:
+            return True
+        return case is not None and any(fnmatchcase(case, p) for p in patterns)
+
+    def limited(self, user: str) -> bool:
+        return user in self.config.scopes
+
+    def deny(self, user: str, what: str, case: str | None, row: RequestRow | None = None) -> None:
+        """A refusal for need-to-know is in the custody log: who asked for what of which case."""
+        with self.catalog.session() as s:
+            custody.append(
+                self.catalog,
+                s,
+                actor=user,
+                action=DENY,
+                capture_id=row.capture_id if row is not None else None,
+                details={
+                    "what": what,
+                    "case": case,
+                    "report": row.id if row is not None else None,
+                    "via": "service",
+                },
+            )
 
     def capture_of(self, row: RequestRow) -> CaptureRow | None:
         return self.catalog.get(row.capture_id) if row.capture_id is not None else None
@@ -152,12 +192,16 @@ class Desk:
         by where the store keeps it (a path of the server, a bucket)."""
         return {**capture_summary(captured), "warc": captured.warc_name}
 
-    def listing(self, case: str | None, limit: int) -> list[dict[str, Any]]:
-        """Capture requests with their captures, newest first."""
-        return [self.described(r) for r in capture_requests.listing(self.catalog, case, limit)]
+    def listing(self, case: str | None, limit: int, user: str) -> list[dict[str, Any]]:
+        """Capture requests with their captures, newest first: those ``user`` is cleared for."""
+        if case is not None and not self.cleared(user, case):
+            self.deny(user, "list", case)
+            return []
+        rows = capture_requests.listing(self.catalog, case, limit)
+        return [self.described(r) for r in rows if self.cleared(user, r.case_id)]
 
-    def stored(self, request_id: int) -> Stored:
-        row = self.find(request_id)
+    def stored(self, request_id: int, user: str) -> Stored:
+        row = self.find(request_id, user, "download")
         captured = self.capture_of(row)
         if captured is None:
             raise HTTPException(404, f"capture request {request_id} is {row.status}, not stored")

@@ -42,6 +42,13 @@ def _with_requests(desk: Desk, hits: list[dict[str, Any]]) -> list[dict[str, Any
     return hits
 
 
+def _across_cases(desk: Desk, user: str) -> None:
+    """Search answers with captures of every case: not for a token limited to some."""
+    if desk.limited(user):
+        desk.deny(user, "search", None)
+        raise HTTPException(403, f"{user} is limited to some cases: no search across cases")
+
+
 def find(desk: Desk, value: str, case: str | None) -> list[dict[str, Any]]:
     with desk.catalog.session() as s:
         hits = search.find_value(s, value, phone_regions(), case)
@@ -66,6 +73,7 @@ async def api_search(
     value: Annotated[str, Query(min_length=1, max_length=MAX_VALUE)],
     case: Annotated[str | None, Query(max_length=MAX_CASE)] = None,
 ) -> dict[str, Any]:
+    _across_cases(desk, user)
     return {"value": value, "results": await run_in_threadpool(find, desk, value, case)}
 
 
@@ -76,7 +84,8 @@ async def api_search(
     "that show it",
 )
 async def api_identifiers(report_id: int, user: ApiUser, desk: DeskDep) -> dict[str, Any]:
-    row = desk.find(report_id)
+    _across_cases(desk, user)
+    row = desk.find(report_id, user)
     if row.capture_id is None:
         raise HTTPException(409, f"capture request {report_id} is not captured yet")
     identifiers = await run_in_threadpool(shared, desk, row.capture_id)
@@ -87,6 +96,7 @@ async def api_identifiers(report_id: int, user: ApiUser, desk: DeskDep) -> dict[
 async def search_page(
     request: Request, user: UiUser, desk: DeskDep, q: str = "", case: str = ""
 ) -> HTMLResponse:
+    _across_cases(desk, user)
     q, case = q.strip()[:MAX_VALUE], case.strip()[:MAX_CASE]
     hits = await run_in_threadpool(find, desk, q, case or None) if q else []
     templates: Jinja2Templates = request.app.state.templates

@@ -115,7 +115,7 @@ def logout(request: Request, csrf: CsrfField = "") -> Response:
 
 @router.get("/")
 def index(request: Request, user: UiUser, desk: DeskDep, case: str | None = None) -> HTMLResponse:
-    rows = desk.listing(case or None, LISTED)
+    rows = desk.listing(case or None, LISTED, user)
     return page(request, "index.html", user=user, rows=rows, case=case or "", form={})
 
 
@@ -149,7 +149,7 @@ async def report_form(
 async def _form_error(
     request: Request, user: str, desk: Desk, form: dict[str, str], error: str, status: int = 422
 ) -> HTMLResponse:
-    rows = await run_in_threadpool(desk.listing, None, LISTED)
+    rows = await run_in_threadpool(desk.listing, None, LISTED, user)
     return page(
         request, "index.html", status, user=user, rows=rows, case="", form=form, error=error
     )
@@ -157,7 +157,7 @@ async def _form_error(
 
 @router.get("/captures/{report_id}")
 def capture_page(request: Request, report_id: int, user: UiUser, desk: DeskDep) -> HTMLResponse:
-    row = desk.find(report_id)
+    row = desk.find(report_id, user)
     captured = desk.capture_of(row)
     return page(
         request,
@@ -172,7 +172,10 @@ def capture_page(request: Request, report_id: int, user: UiUser, desk: DeskDep) 
             if captured is not None
             else []
         ),
-        identifiers=shared(desk, captured.id) if captured is not None else [],
+        # Other captures an identifier names may be of any case: not for a token limited to some.
+        identifiers=(
+            shared(desk, captured.id) if captured is not None and not desk.limited(user) else []
+        ),
     )
 
 
