@@ -23,7 +23,8 @@ BIN = Path(sys.executable).parent
 LASTSEEN = str(BIN / "lastseen")
 PG_ADMIN_URL = os.environ.get("LASTSEEN_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 
-pytest_plugins = ["tests.s3_fixtures"]  # the S3 server (SeaweedFS) fixtures
+# The S3 server (SeaweedFS); the PAdES signers (a test CA, a SoftHSM2 token), made once a session.
+pytest_plugins = ["tests.s3_fixtures", "tests.pades_fixtures"]
 
 
 @pytest.fixture(scope="session")

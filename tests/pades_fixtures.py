@@ -1,9 +1,8 @@
 """Signers for PAdES tests, made at test time: a CA (root, intermediate, signer) with
 `cryptography`, the signer as a PKCS#12 file, and a SoftHSM2 token whose key is generated on it.
 
-An NSS database trusting the root lets poppler's `pdfsig` check the chain. Import
-``make_test_ca`` and ``make_softhsm_token`` into a test module for the ``test_ca`` and
-``softhsm_token`` fixtures.
+An NSS database trusting the root lets poppler's `pdfsig` check the chain. A plugin of
+conftest, so that each is made once a session (one token, however many modules use it).
 """
 
 from __future__ import annotations

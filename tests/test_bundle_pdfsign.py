@@ -20,17 +20,7 @@ from archive.bundle import report
 from archive.bundle.pdfsign import FIELD, SignerConfig, check_pdf_signature, sign_pdf
 from archive.bundle.verify import load_certificates
 from archive.exceptions import InvalidRequest
-from tests.pades_fixtures import (  # noqa: F401  (fixtures)
-    KEY,
-    P12_PASSWORD,
-    PIN,
-    SOFTHSM,
-    TOKEN,
-    SealCa,
-    Token,
-    make_softhsm_token,
-    make_test_ca,
-)
+from tests.pades_fixtures import KEY, P12_PASSWORD, PIN, SOFTHSM, TOKEN, SealCa, Token
 from tests.tsa_fixtures import LocalTsa, tsa_server  # noqa: F401  (the `tsa` fixture)
 
 CASE = "BXL-2026-0412"
@@ -142,7 +132,7 @@ def test_a_key_generated_on_a_softhsm_token_signs(
         "LASTSEEN_PDF_PKCS11_KEY": KEY, "LASTSEEN_PDF_PKCS11_PIN": PIN,
     })  # fmt: skip
     assert config is not None
-    config.check()
+    config.check([tsa.url("/tsa")])
     signed = sign_pdf(unsigned, config, case=CASE, tsa_urls=[tsa.url("/broken"), tsa.url("/tsa")],
                       tsa_roots=tsa_roots(tsa))  # fmt: skip
     assert signed.level == "B-LT" and signed.tsa == tsa.url("/tsa")
@@ -177,7 +167,7 @@ def test_a_signer_that_cannot_sign_is_refused_with_one_line(env, message, test_c
     with pytest.raises(InvalidRequest, match=message.replace("(", r"\(").replace(")", r"\)")):
         config = SignerConfig.from_env(env)
         assert config is not None
-        config.check()
+        config.check(["http://127.0.0.1:9/tsa"])
 
 
 def test_without_a_timestamp_authority_there_is_no_pades_signature(unsigned, test_ca):

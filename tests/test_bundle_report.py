@@ -8,12 +8,14 @@ once per language with the real CLI, and each PDF is read back with `pdftotext`.
 from __future__ import annotations
 
 import configparser
+import hashlib
 import html as html_module
 import json
 import re
 import subprocess
 import zipfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +27,9 @@ from babel.numbers import format_decimal
 
 from archive.bundle import report
 from demo.site import AdSite
-from tests.conftest import ROOT, run_cli
+from tests.conftest import BIN, ROOT, run_cli
+from tests.pades_fixtures import KEY, P12_PASSWORD, PIN, SOFTHSM, TOKEN, SealCa
+from tests.tsa_fixtures import LocalTsa, tsa_server  # noqa: F401  (the `tsa` fixture)
 
 CASE = "BXL-2026-0412"
 LANGUAGES = [lang for lang in report.languages() if lang != report.DEFAULT_LANGUAGE]
@@ -220,6 +224,7 @@ def test_the_first_page_is_a_summary_sheet_whose_commands_confirm_the_seal(small
     for label in ("Zaak", "Wat werd vastgelegd", "Vastgelegd door", "Verzegeld door"):
         assert label.replace(" ", "") in flat
     assert CASE in flat and "test-operator" in flat and "Chromium" in flat
+    assert "geeneigenelektronischehandtekening(PAdES)" in flat  # unsigned, and it says so
     for capture in small_case["captures"]:
         assert capture["url"] in flat
     folder = bundle.parent / "nl-unzipped"
@@ -236,3 +241,113 @@ def test_the_first_page_is_a_summary_sheet_whose_commands_confirm_the_seal(small
                               capture_output=True, text=True, check=True)  # fmt: skip
         printed.append(proc.stdout.split()[0])
     assert printed == [export_entry["hash"], export_entry["details"]["content_sha256"]]
+
+
+# -- the report PDF signed as PAdES ------------------------------------------------------------
+
+
+def signer_env(test_ca: SealCa, tsa: LocalTsa) -> dict[str, str]:
+    password = test_ca.folder / "seal-password"
+    password.write_text(P12_PASSWORD + "\n")
+    return {
+        "LASTSEEN_PDF_SIGNER": str(test_ca.p12),
+        "LASTSEEN_PDF_SIGNER_PASSWORD_FILE": str(password),
+        "LASTSEEN_TSA_URLS": tsa.url("/tsa"),
+        "LASTSEEN_TSA_CA": str(tsa.ca_pem),
+    }
+
+
+def signed_export(small_case, env: dict[str, str], name: str) -> tuple[Path, dict[str, Any]]:
+    out = small_case["store"].parent / f"{name}.zip"
+    proc = run_cli("export", "--case", CASE, "--out", str(out), "--lang", "nl", "--sign-pdf",
+                   "--json", store=small_case["store"], **small_case["env"], **env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    folder = out.parent / name
+    with zipfile.ZipFile(out) as zf:
+        zf.extractall(folder)
+    return out, json.loads(proc.stdout)
+
+
+def test_sign_pdf_signs_the_bundles_report_and_a_clerk_and_verify_can_check_it(
+    small_case, test_ca, tsa
+):
+    bundle, summary = signed_export(small_case, signer_env(test_ca, tsa), "signed-p12")
+    assert summary["pdf_signature"]["level"] == "B-LT"
+    assert "Federal Police BXL evidence seal" in summary["pdf_signature"]["signer"]
+    folder = bundle.parent / "signed-p12"
+    pdf = folder / "report.pdf"
+    sums = dict(
+        reversed(line.split("  ", 1)) for line in (folder / "SHA256SUMS").read_text().splitlines()
+    )
+    assert sums["report.pdf"] == hashlib.sha256(pdf.read_bytes()).hexdigest()
+    # The clerk: pdfsig against an NSS database trusting the root, and pyHanko's CLI.
+    out = subprocess.run(["pdfsig", "-nssdir", f"sql:{test_ca.nss}", str(pdf)],
+                         capture_output=True, text=True).stdout  # fmt: skip
+    assert "Signature is Valid." in out and "Certificate is Trusted." in out, out
+    assert "Total document signed" in out
+    (folder / "tsa-ca.pem").write_bytes(tsa.ca_pem.read_bytes())
+    (folder / "root.pem").write_bytes(test_ca.root_pem.read_bytes())
+    proc = subprocess.run(
+        [str(BIN / "pyhanko"), "sign", "validate", "--pretty-print", "--trust", "root.pem",
+         "--trust", "tsa-ca.pem", "report.pdf"],
+        cwd=folder, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "The signature is judged VALID." in proc.stdout
+    assert "The signature covers the entire file." in proc.stdout
+    # The sheet says so, in Dutch.
+    first_page = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"],
+                                capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "elektronische handtekening (PAdES)" in " ".join(first_page.split())
+    # lastseen verify names the signer and the timestamp.
+    proc = run_cli("verify", str(bundle), "--tsa-ca", str(tsa.ca_pem), store=small_case["store"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (line,) = [line for line in proc.stdout.splitlines() if "PDF signature" in line]
+    assert line.startswith("OK") and "report.pdf" in line and "B-LT" in line
+    assert "Federal Police BXL evidence seal" in line and "lastseen test TSA" in line
+
+
+def test_a_flipped_byte_in_the_signed_report_fails_verify_naming_the_pdf(small_case, test_ca, tsa):
+    bundle, _ = signed_export(small_case, signer_env(test_ca, tsa), "signed-flip")
+    with zipfile.ZipFile(bundle) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    data = bytearray(members["report.pdf"])
+    data[data.index(b"stream", len(data) // 10) + 20] ^= 0x01
+    members["report.pdf"] = bytes(data)
+    broken = bundle.parent / "signed-flip-broken.zip"
+    with zipfile.ZipFile(broken, "w") as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+    proc = run_cli("verify", str(broken), "--tsa-ca", str(tsa.ca_pem), store=small_case["store"])
+    assert proc.returncode == 1
+    (line,) = [line for line in proc.stdout.splitlines() if "PDF signature" in line]
+    assert line.startswith("FAIL") and "changed after signing" in line
+
+
+def test_a_key_on_a_pkcs11_token_signs_the_export(small_case, softhsm_token, test_ca, tsa):
+    env = {
+        **softhsm_token.env,
+        "LASTSEEN_PDF_PKCS11": SOFTHSM, "LASTSEEN_PDF_PKCS11_TOKEN": TOKEN,
+        "LASTSEEN_PDF_PKCS11_KEY": KEY, "LASTSEEN_PDF_PKCS11_PIN": PIN,
+        "LASTSEEN_TSA_URLS": tsa.url("/tsa"), "LASTSEEN_TSA_CA": str(tsa.ca_pem),
+    }  # fmt: skip
+    bundle, summary = signed_export(small_case, env, "signed-token")
+    assert summary["pdf_signature"]["level"] == "B-LT"
+    assert softhsm_token.subject in summary["pdf_signature"]["signer"]
+    out = subprocess.run(["pdfsig", "-nssdir", f"sql:{test_ca.nss}",
+                          str(bundle.parent / "signed-token" / "report.pdf")],
+                         capture_output=True, text=True).stdout  # fmt: skip
+    assert "Signature is Valid." in out and "Certificate is Trusted." in out, out
+
+
+def test_sign_pdf_without_a_signer_or_a_tsa_is_refused_with_one_line(small_case, test_ca, tmp_path):
+    for env, message in (
+        ({}, "--sign-pdf needs a signer: set LASTSEEN_PDF_SIGNER or LASTSEEN_PDF_PKCS11"),
+        ({"LASTSEEN_PDF_SIGNER": str(test_ca.p12), "LASTSEEN_PDF_SIGNER_PASSWORD": P12_PASSWORD},
+         "a PAdES signature needs a timestamp authority"),
+    ):  # fmt: skip
+        out = tmp_path / "refused.zip"
+        proc = run_cli("export", "--case", CASE, "--out", str(out), "--sign-pdf",
+                       store=small_case["store"], **small_case["env"], **env)  # fmt: skip
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert message in proc.stderr and not out.exists()

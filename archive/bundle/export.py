@@ -27,6 +27,7 @@ from archive.bundle import layout, report
 from archive.bundle.collect import Collected, Collector, Progress, Referenced
 from archive.bundle.keys import SigningKey
 from archive.bundle.manifest import Contents, software
+from archive.bundle.pdfsign import SignedPdf, SignerConfig, sign_pdf
 from archive.bundle.tsa import Stamp, request_token
 from archive.bundle.wacz import WaczWriter
 from archive.catalog import custody
@@ -54,6 +55,7 @@ class ExportResult:
     fingerprint: str
     timestamps: list[Stamp] = field(default_factory=list)
     timestamp_failures: list[dict[str, str]] = field(default_factory=list)
+    pdf_signature: SignedPdf | None = None
 
 
 def check_output(out: Path) -> Path:
@@ -101,6 +103,7 @@ def export_case(
     tsa_urls: Sequence[str] = (),
     actor: str | None = None,
     progress: Progress | None = None,
+    pdf_signer: SignerConfig | None = None,
 ) -> ExportResult:
     """Write the bundle of ``case`` (or of some of its captures) to ``out``.
 
@@ -111,8 +114,11 @@ def export_case(
     report.check_language(lang)
     report.time_zone()  # a bad LASTSEEN_TZ is refused before anything is logged
     tsa_urls = check_tsa_urls(tsa_urls)
+    if pdf_signer is not None:
+        pdf_signer.check(tsa_urls)
     rows = select_captures(archive, case, capture_ids)
     job = _Export(archive, case, out, key, rows, lang, tsa_urls, actor, progress or _no_progress)
+    job.pdf_signer = pdf_signer
     return job.run()
 
 
@@ -141,6 +147,9 @@ class _Export:
         # The latest moment any of these captures describes: the bundle's fixed file time.
         self.when = max(row.finished_at for row in rows)
         self.export_entry: Entry | None = None
+        # The report PDF's PAdES signer, and the signature made, when there is one.
+        self.pdf_signer: SignerConfig | None = None
+        self.pdf_signature: SignedPdf | None = None
 
     def run(self) -> ExportResult:
         prefix = f".{self.out.name}."
@@ -225,6 +234,7 @@ class _Export:
             fingerprint=self.key.fingerprint,
             timestamps=stamps,
             timestamp_failures=failures,
+            pdf_signature=self.pdf_signature,
         )
 
     def _indicators(self, captures: list[Collected], referenced: list[Referenced]) -> bytes:
@@ -284,8 +294,20 @@ class _Export:
             model = contents.report_model(
                 sizes, sums, entries, self.export_entry.seq, plan, failures
             )
+            model["pdf_signed"] = self.pdf_signer is not None
             report_html = report.render_html(model, self.lang).encode("utf-8")
             report_pdf = report.render_pdf(report_html.decode("utf-8"), work)
+            if self.pdf_signer is not None:
+                self.progress("signing the report PDF", done, total)
+                self.pdf_signature = sign_pdf(
+                    report_pdf,
+                    self.pdf_signer,
+                    case=self.case,
+                    tsa_urls=plan or self.tsa_urls,
+                    tsa_roots=self.pdf_signer.tsa_roots(),
+                    translations=report.translations(self.lang),
+                )
+                report_pdf = self.pdf_signature.pdf
             sums[layout.REPORT_HTML] = hashlib.sha256(report_html).hexdigest()
             sums[layout.REPORT_PDF] = hashlib.sha256(report_pdf).hexdigest()
             sums_bytes = layout.format_sums(sums)

@@ -32,7 +32,9 @@ SLOT_ENV = "LASTSEEN_PDF_PKCS11_SLOT"
 KEY_ENV = "LASTSEEN_PDF_PKCS11_KEY"
 PIN_ENV = "LASTSEEN_PDF_PKCS11_PIN"
 PIN_FILE_ENV = "LASTSEEN_PDF_PKCS11_PIN_FILE"
+TSA_CA_ENV = "LASTSEEN_TSA_CA"  # the TSA's root: with it, the signature can be B-LT
 
+NO_TSA = "a PAdES signature needs a timestamp authority: set LASTSEEN_TSA_URLS (or --tsa)"
 FIELD = "lastseen-seal"
 # Where the signature shows: the top margin of the first page (A4, in points), right side, so
 # that it never covers the report's text.
@@ -52,6 +54,7 @@ class SignerConfig:
     slot: int | None = None
     key: str | None = None
     pin: str | None = None
+    tsa_ca: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SignerConfig | None:
@@ -60,9 +63,12 @@ class SignerConfig:
         p12, module = env.get(P12_ENV), env.get(PKCS11_ENV)
         if p12 and module:
             raise InvalidRequest(f"set {P12_ENV} or {PKCS11_ENV}, not both")
+        tsa_ca = Path(env[TSA_CA_ENV]) if env.get(TSA_CA_ENV) else None
         if p12:
             password = _secret(env, PASSWORD_ENV, PASSWORD_FILE_ENV)
-            return cls(pkcs12=Path(p12), password=password.encode() if password else None)
+            return cls(
+                pkcs12=Path(p12), password=password.encode() if password else None, tsa_ca=tsa_ca
+            )
         if module:
             slot = env.get(SLOT_ENV)
             if slot is not None and not slot.isdigit():
@@ -73,11 +79,15 @@ class SignerConfig:
                 slot=int(slot) if slot else None,
                 key=env.get(KEY_ENV) or None,
                 pin=_secret(env, PIN_ENV, PIN_FILE_ENV),
+                tsa_ca=tsa_ca,
             )
         return None
 
-    def check(self) -> None:
+    def check(self, tsa_urls: Sequence[str]) -> None:
         """Refuse, before anything is exported, a signer that cannot sign."""
+        if not tsa_urls:
+            raise InvalidRequest(NO_TSA)
+        self.tsa_roots()
         if self.pkcs12 is not None:
             _load_pkcs12(self)
         elif self.pkcs11_module is not None:
@@ -85,6 +95,18 @@ class SignerConfig:
                 raise InvalidRequest(f"{PKCS11_ENV}: no PKCS#11 module at {self.pkcs11_module}")
             if self.key is None:
                 raise InvalidRequest(f"{PKCS11_ENV} needs {KEY_ENV}: the label of the key")
+
+    def tsa_roots(self) -> list[x509.Certificate]:
+        if self.tsa_ca is None:
+            return []
+        from cryptography import x509 as cx509
+
+        try:
+            return cx509.load_pem_x509_certificates(self.tsa_ca.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise InvalidRequest(
+                f"{TSA_CA_ENV}: no PEM certificate in {self.tsa_ca} ({exc})"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -116,9 +138,7 @@ def sign_pdf(
     from pyhanko_certvalidator import ValidationContext
 
     if not tsa_urls:
-        raise InvalidRequest(
-            "a PAdES signature needs a timestamp authority: set LASTSEEN_TSA_URLS (or --tsa)"
-        )
+        raise InvalidRequest(NO_TSA)
     _ = (translations or NullTranslations()).gettext
     reason = _("evidence export of case %(case)s") % {"case": case}
     stamp = TextStampStyle(
@@ -290,6 +310,8 @@ def check_pdf_signature(
     signed by the TSA (by one of ``roots``, when they are given). Whether the signer's own
     certificate is trusted is for the court's PDF tools, which know the EU trusted lists.
     """
+    if b"/ByteRange" not in pdf:  # no signature dictionary: nothing to check, no pyHanko to load
+        return None
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext

@@ -29,6 +29,7 @@ from cryptography import x509
 
 from archive.bundle import layout
 from archive.bundle.keys import fingerprint, load_public_pem, signature_valid
+from archive.bundle.pdfsign import check_pdf_signature
 from archive.bundle.tsa import integrity_problems, read_token, trust_problems
 from archive.chain import verify_excerpt
 from archive.times import rfc3339
@@ -163,6 +164,7 @@ class _Verifier:
             _Custody(bundle).run()
             _Wacz(bundle).run()
             _Timestamps(bundle, self.roots).run()
+            _report_signature(bundle, self.roots)
         return self.result
 
 
@@ -721,6 +723,25 @@ class _Timestamps:
             self.bundle.check(FAIL, "timestamp", name, "; ".join(trust))
         else:
             self.bundle.check(OK, "timestamp", name, "from a TSA certified by the given CA")
+
+
+def _report_signature(bundle: _Bundle, roots: list[x509.Certificate] | None) -> None:
+    """report.pdf's PAdES signature, when it has one: intact over the whole file, who signed it,
+    and its timestamp (from the given TSA CA, when one is given)."""
+    pdf = bundle.read(layout.REPORT_PDF)
+    found = check_pdf_signature(pdf, roots or ()) if pdf is not None else None
+    if found is None:
+        return
+    if found.problems:
+        bundle.check(FAIL, "PDF signature", layout.REPORT_PDF, "; ".join(found.problems))
+        return
+    bundle.check(
+        OK,
+        "PDF signature",
+        layout.REPORT_PDF,
+        f"PAdES {found.level} over the whole file, signed by {found.signer} (certificate "
+        f"issued by {found.issuer}), timestamp {found.timestamp} from {found.tsa}",
+    )
 
 
 def _is_provenance(headers: Any) -> bool:

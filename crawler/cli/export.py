@@ -12,7 +12,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 
 from archive.bundle.export import export_case
 from archive.bundle.keys import default_key_path, load_key
-from archive.bundle.report import DEFAULT_LANGUAGE
+from archive.bundle.pdfsign import P12_ENV, PKCS11_ENV, SignerConfig
+from archive.bundle.report import DEFAULT_LANGUAGE, languages
 from archive.exceptions import InvalidRequest, StoreError
 from crawler.cli.common import err, open_archive, print_json
 from crawler.cli.errors import UserError, friendly
@@ -58,7 +59,7 @@ def _progress_bar() -> Iterator[Any]:
     show_default=True,
     envvar="LASTSEEN_LANG",
     metavar="CODE",
-    help="Language of the report.",
+    help=f"Language of the report: {', '.join(languages())}.",
 )
 @key_option(
     "Ed25519 signing key (default ~/.config/lastseen/signing-key.pem; `lastseen keys init`)."
@@ -71,6 +72,13 @@ def _progress_bar() -> Iterator[Any]:
     metavar="URL",
     help="RFC 3161 timestamp authority (repeat; LASTSEEN_TSA_URLS takes several, space-separated).",
 )
+@click.option(
+    "--sign-pdf",
+    is_flag=True,
+    envvar="LASTSEEN_SIGN_PDF",
+    help=f"Sign report.pdf as PAdES with the signer in {P12_ENV} (PKCS#12) or {PKCS11_ENV} "
+    "(token); a configured signer signs without it too.",
+)
 @json_option("Print what was exported as one JSON object.")
 @click.pass_context
 @friendly
@@ -82,11 +90,15 @@ def export(
     lang: str,
     key_path: Path | None,
     tsa_urls: tuple[str, ...],
+    sign_pdf: bool,
     as_json: bool,
 ) -> None:
     """Write the captures of a case as one sealed bundle that anyone can verify offline."""
     try:
         key = load_key(key_path or default_key_path())
+        signer = SignerConfig.from_env()
+        if sign_pdf and signer is None:
+            raise InvalidRequest(f"--sign-pdf needs a signer: set {P12_ENV} or {PKCS11_ENV}")
         archive = open_archive(ctx, create=False)
     except (InvalidRequest, StoreError) as exc:
         raise UserError(str(exc)) from None
@@ -101,6 +113,7 @@ def export(
                 lang=lang,
                 tsa_urls=tsa_urls,
                 progress=progress,
+                pdf_signer=signer,
             )
     except InvalidRequest as exc:
         raise UserError(str(exc)) from None
@@ -125,6 +138,11 @@ def export(
         "signing_key_sha256": result.fingerprint,
         "timestamps": [s.url for s in result.timestamps],
         "timestamp_failures": result.timestamp_failures,
+        "pdf_signature": (
+            {"signer": pdf.signer, "level": pdf.level, "tsa": pdf.tsa}
+            if (pdf := result.pdf_signature)
+            else None
+        ),
     }
     if as_json:
         print_json(summary)
@@ -139,6 +157,11 @@ def export(
             click.echo(f"timestamp  {stamp.url}")
     else:
         click.echo("timestamp  none: no trusted timestamp was obtained")
+    if result.pdf_signature:
+        pdf = result.pdf_signature
+        click.echo(f"report.pdf PAdES {pdf.level}, signed by {pdf.signer}, timestamp {pdf.tsa}")
+    else:
+        click.echo("report.pdf not signed (PAdES): see --sign-pdf")
 
 
 COMMANDS = [export]
