@@ -126,3 +126,20 @@ def test_a_token_limited_to_cases_sees_reports_into_and_downloads_only_those(tmp
         ("search", None),
         ("search", None),
     ]
+
+
+def test_a_token_with_its_quota_of_waiting_requests_gets_429(tmp_path):
+    service = start_service(
+        tmp_path / "evidence", None, "--workers", "0", LASTSEEN_QUEUED_PER_TOKEN="2"
+    )
+    try:
+        for n in range(2):
+            service.report(f"http://example.org/queued/{n}")
+        reply = service.post("/api/captures", {"url": "http://example.org/queued/2"})
+        assert reply.status == 429, reply.body
+        assert reply.headers["retry-after"] == "10"
+        assert "has 2 capture requests waiting (at most 2)" in reply.json()["detail"]
+        service.report("http://example.org/queued/other", token=TIPLINE)
+        assert len(service.get("/api/captures").json()["captures"]) == 3
+    finally:
+        assert service.stop() == 0

@@ -69,6 +69,8 @@ class ServiceConfig:
     max_body: int = 16 * 1024  # bytes: a capture request is a URL, a case number and a note
     # URLs one token may report per minute (and at once, in a burst).
     reports_per_minute: int = 60
+    # Capture requests one token may have queued or running at once.
+    queued_per_token: int = 100
     # A web session ends this long after sign-in (a working day), whatever happens.
     session_seconds: float = 8 * 3600.0
     # Proxies whose X-Forwarded-Proto/-For are believed (addresses or networks); nobody else's.
@@ -92,6 +94,9 @@ class ServiceConfig:
         rate = env.get("LASTSEEN_REPORTS_PER_MINUTE") or str(cls.reports_per_minute)
         if not rate.isdigit() or not 1 <= int(rate) <= 100_000:
             raise InputError("LASTSEEN_REPORTS_PER_MINUTE must be a whole number from 1 to 100000")
+        queued = env.get("LASTSEEN_QUEUED_PER_TOKEN") or str(cls.queued_per_token)
+        if not queued.isdigit() or not 1 <= int(queued) <= 1_000_000:
+            raise InputError("LASTSEEN_QUEUED_PER_TOKEN must be a whole number from 1 to 1000000")
         guard = guard_from_env(env)
         tokens, scopes = parse_tokens(env.get("LASTSEEN_API_TOKEN"))
         return cls(
@@ -101,6 +106,7 @@ class ServiceConfig:
             allowed_networks=guard.allowed_networks,
             dedup_seconds=dedup,
             reports_per_minute=int(rate),
+            queued_per_token=int(queued),
             session_seconds=hours * 3600,
             trusted_proxies=parse_proxies(env.get("LASTSEEN_TRUSTED_PROXIES")),
         )

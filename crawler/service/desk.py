@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from archive import Archive
@@ -35,6 +36,9 @@ MAX_ID = 2**63 - 1
 # Characters that make two case ids look alike: controls, formats (U+202E and the other
 # direction marks, zero-width ones), line and paragraph separators, private and unassigned.
 INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+# Seconds a token over its quota of waiting requests is told to wait: about one capture.
+QUOTA_RETRY = 10
 
 # The custody log's word for a request a token is not cleared for (need-to-know).
 DENY = "deny"
@@ -127,6 +131,14 @@ class Desk:
                 f"try again in {math.ceil(wait)} s",
                 headers={"Retry-After": str(math.ceil(wait))},
             )
+        pending = await run_in_threadpool(self.pending, reporter)
+        if pending >= self.config.queued_per_token:
+            raise HTTPException(
+                429,
+                f"{reporter} has {pending} capture requests waiting (at most "
+                f"{self.config.queued_per_token}): try again when some are done",
+                headers={"Retry-After": str(QUOTA_RETRY)},
+            )
         refusal = await self.guard.refusal(asked.url, fail_unresolved=False)
         row: RequestRow = await run_in_threadpool(
             capture_requests.submit,
@@ -140,6 +152,15 @@ class Desk:
             via=via,
         )
         return row
+
+    def pending(self, reporter: str) -> int:
+        """Capture requests of ``reporter`` that are queued or running."""
+        query = select(func.count()).where(
+            RequestRow.reporter == reporter,
+            RequestRow.status.in_([capture_requests.QUEUED, capture_requests.RUNNING]),
+        )
+        with self.catalog.session() as s:
+            return int(s.scalar(query) or 0)
 
     def find(self, request_id: int, user: str, what: str = "see") -> RequestRow:
         """A capture request ``user`` is cleared for; else 404, as if it did not exist."""
