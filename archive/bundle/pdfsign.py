@@ -39,8 +39,6 @@ FIELD = "lastseen-seal"
 # Where the signature shows: the top margin of the first page (A4, in points), right side, so
 # that it never covers the report's text.
 BOX = (280, 794, 566, 838)
-# The report's own font (Debian's fonts-dejavu-core): names and reasons in any European language.
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
 @dataclass(frozen=True)
@@ -129,9 +127,7 @@ def sign_pdf(
     """Sign ``pdf`` as PAdES B-T (B-LT when the chains are at hand), timestamped by the first of
     ``tsa_urls`` that answers."""
     from babel.support import NullTranslations
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.text import TextBoxStyle
     from pyhanko.sign import fields, signers
     from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
     from pyhanko.stamp import TextStampStyle
@@ -146,7 +142,6 @@ def sign_pdf(
             [_("Signed by: %(signer)s"), _("Time: %(ts)s"), _("Reason: %(reason)s")]
         ),
         timestamp_format="%Y-%m-%d %H:%M:%S UTC",
-        text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(FONT, font_size=8)),
     )
     with _signer(config) as signer:
         chain = list(signer.cert_registry)
@@ -162,7 +157,10 @@ def sign_pdf(
         meta = signers.PdfSignatureMetadata(
             field_name=FIELD,
             reason=reason,
-            name=signer.signing_cert.subject.human_friendly,
+            # The stamp's "signed by": the certificate's common name, as people call the signer.
+            name=signer.signing_cert.subject.native.get(
+                "common_name", signer.signing_cert.subject.human_friendly
+            ),
             subfilter=fields.SigSeedSubFilter.PADES,
             embed_validation_info=context is not None,
             validation_context=context,
