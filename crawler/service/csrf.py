@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.responses import JSONResponse
+
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-FIELD = "csrf"
 
 
 class SameOrigin:
@@ -34,7 +34,8 @@ class SameOrigin:
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             reason = cross_origin(dict(scope["headers"]))
             if reason:
-                await _refuse(send, reason)
+                detail = f"refused: a request from another origin ({reason}) cannot change anything"
+                await JSONResponse({"detail": detail}, status_code=403)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -56,22 +57,6 @@ def cross_origin(headers: dict[bytes, bytes]) -> str | None:
     if origin == b"null" or urlsplit(origin.decode("latin-1")).netloc.encode() != host:
         return f"Origin: {origin.decode('latin-1')}"
     return None
-
-
-async def _refuse(send: Any, reason: str) -> None:
-    detail = f"refused: a request from another origin ({reason}) cannot change anything here"
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 403,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class FormTokens:
