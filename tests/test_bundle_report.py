@@ -27,6 +27,7 @@ from babel.numbers import format_decimal
 
 from archive.bundle import report
 from demo.site import AdSite
+from tests.bundles import signer
 from tests.conftest import BIN, ROOT, run_cli
 from tests.pades_fixtures import KEY, P12_PASSWORD, PIN, SOFTHSM, TOKEN, SealCa
 from tests.tsa_fixtures import LocalTsa, tsa_server  # noqa: F401  (the `tsa` fixture)
@@ -300,7 +301,8 @@ def test_sign_pdf_signs_the_bundles_report_and_a_clerk_and_verify_can_check_it(
                                 capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert "elektronische handtekening (PAdES)" in " ".join(first_page.split())
     # lastseen verify names the signer and the timestamp.
-    proc = run_cli("verify", str(bundle), "--tsa-ca", str(tsa.ca_pem), store=small_case["store"])
+    proc = run_cli("verify", str(bundle), "--tsa-ca", str(tsa.ca_pem), "--key",
+                   signer(small_case["env"]["LASTSEEN_SIGNING_KEY"]), store=small_case["store"])  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (line,) = [line for line in proc.stdout.splitlines() if "PDF signature" in line]
     assert line.startswith("OK") and "report.pdf" in line and "B-LT" in line
@@ -318,7 +320,8 @@ def test_a_flipped_byte_in_the_signed_report_fails_verify_naming_the_pdf(small_c
     with zipfile.ZipFile(broken, "w") as zf:
         for name, content in members.items():
             zf.writestr(name, content)
-    proc = run_cli("verify", str(broken), "--tsa-ca", str(tsa.ca_pem), store=small_case["store"])
+    proc = run_cli("verify", str(broken), "--tsa-ca", str(tsa.ca_pem), "--key",
+                   signer(small_case["env"]["LASTSEEN_SIGNING_KEY"]), store=small_case["store"])  # fmt: skip
     assert proc.returncode == 1
     (line,) = [line for line in proc.stdout.splitlines() if "PDF signature" in line]
     assert line.startswith("FAIL") and "changed after signing" in line

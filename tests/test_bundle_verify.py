@@ -1,13 +1,22 @@
 """The offline verifier runs where there is only the bundle: no catalog, no object store, no
-report printer, and none of their libraries."""
+report printer, and none of their libraries; and it trusts no key the bundle brings along."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-BUNDLE = Path(__file__).parent / "fixtures" / "prehouse-bundle.zip"
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.bundles import forge, members, rezip
+from tests.conftest import invoke
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BUNDLE = FIXTURES / "prehouse-bundle.zip"
+# The fingerprint its operator published (the fixture's signing key).
+SIGNER = re.findall(r"[0-9a-f]{64}", (FIXTURES / "prehouse-signer.txt").read_text())[-1]
 # The catalog (SQLAlchemy), S3 (boto3), the WACZ index and the PDF report: export needs them,
 # verify must not.
 HEAVY = ("sqlalchemy", "boto3", "botocore", "cdxj_indexer", "weasyprint")
@@ -51,10 +60,49 @@ def test_a_bundle_verifies_on_a_machine_without_those_libraries() -> None:
     proc = python(
         _BLOCK + "from pathlib import Path\n"
         "from archive.bundle.verify import verify_bundle\n"
-        "result = verify_bundle(Path(sys.argv[1]))\n"
+        "result = verify_bundle(Path(sys.argv[1]), trusted_keys={sys.argv[2]})\n"
         "print('\\n'.join(c.line() for c in result.checks))\n"
-        "assert result.ok\n",
+        "assert result.ok and result.signer == sys.argv[2]\n",
         str(BUNDLE),
+        SIGNER,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "OK    revisit" in proc.stdout
+
+
+def test_a_bundle_altered_and_re_signed_with_another_key_is_not_the_operators(tmp_path):
+    forged = rezip(
+        forge(members(BUNDLE), "someone-else", Ed25519PrivateKey.generate()), tmp_path / "f.zip"
+    )
+    # Everything in it holds together: only the key tells it apart.
+    alone = invoke("verify", str(forged))
+    assert alone.returncode == 4, alone.stdout + alone.stderr
+    assert "FAIL" not in alone.stdout
+    assert "WARN  signer     signing-key.pub: not established" in alone.stdout
+    assert alone.stdout.splitlines()[-1].startswith("SIGNER NOT ESTABLISHED: ")
+    pinned = invoke("verify", str(forged), "--key", SIGNER)
+    assert pinned.returncode == 1, pinned.stdout + pinned.stderr
+    assert f"is none of the keys you trust ({SIGNER})" in pinned.stdout
+    assert "signing-key.pub" in pinned.stdout.splitlines()[-1]
+    # The operator's own bundle, against their key: given as a fingerprint, or in a file.
+    genuine = invoke("verify", str(BUNDLE), "--key", SIGNER.upper())
+    assert genuine.returncode == 0, genuine.stdout + genuine.stderr
+    assert f"OK    signer     signing-key.pub: key {SIGNER} is a key you trust" in genuine.stdout
+    trusted = tmp_path / "trusted-keys"
+    trusted.write_text(
+        "# BXL unit\n" + (FIXTURES / "prehouse-signer.txt").read_text().split("fingerprint")[0]
+    )
+    from_file = invoke("verify", str(BUNDLE), LASTSEEN_TRUSTED_KEYS=str(trusted))
+    assert from_file.returncode == 0, from_file.stdout + from_file.stderr
+
+
+def test_a_trusted_key_that_is_not_a_fingerprint_is_refused_in_one_line(tmp_path):
+    proc = invoke("verify", str(BUNDLE), "--key", "e1cc70de")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "Error: --key: 'e1cc70de' is not a SHA-256 fingerprint (64 hex digits)"
+    ]
+    junk = tmp_path / "keys.txt"
+    junk.write_text("not a key\n")
+    proc = invoke("verify", str(BUNDLE), LASTSEEN_TRUSTED_KEYS=str(junk))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1

@@ -13,6 +13,7 @@ from crawler.cli import COMMANDS, main
 
 HEAVY = ("scrapy", "sqlalchemy", "boto3")
 PREHOUSE_BUNDLE = Path(__file__).parent / "fixtures" / "prehouse-bundle.zip"
+PREHOUSE_SIGNER = (PREHOUSE_BUNDLE.parent / "prehouse-signer.txt").read_text().split()[-1]
 
 
 def _modules_imported_by(*args: str) -> set[str]:
@@ -36,7 +37,9 @@ def test_help_imports_neither_scrapy_nor_sqlalchemy_nor_boto3():
     assert imported.isdisjoint(HEAVY), imported & set(HEAVY)
 
 
-@pytest.mark.parametrize("args", [["verify", "--help"], ["verify", str(PREHOUSE_BUNDLE)]])
+@pytest.mark.parametrize(
+    "args", [["verify", "--help"], ["verify", str(PREHOUSE_BUNDLE), "--key", PREHOUSE_SIGNER]]
+)
 def test_verify_imports_neither_scrapy_nor_sqlalchemy_nor_boto3(args):
     imported = _modules_imported_by(*args)
     assert imported.isdisjoint(HEAVY), imported & set(HEAVY)

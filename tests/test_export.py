@@ -28,7 +28,7 @@ from archive.bundle.verify import load_certificates, verify_bundle
 from archive.catalog import custody
 from archive.chain import entry_hash, verify_chain
 from demo.site import AdSite
-from tests.bundles import members, rezip
+from tests.bundles import members, rezip, signer
 from tests.conftest import BIN, ROOT, invoke, run_cli
 from tests.tsa_fixtures import LocalTsa, tsa_server  # noqa: F401  (the `tsa` fixture)
 from tests.warcs import read_warc
@@ -151,9 +151,10 @@ def test_capture_files_are_byte_identical_to_the_stored_evidence(bundle, case):
     assert hashlib.sha256(screenshot).hexdigest() == case["captures"][0]["screenshot_sha256"]
 
 
-def test_lastseen_verify_passes_and_prints_one_line_per_check(bundle, tsa):
+def test_lastseen_verify_passes_and_prints_one_line_per_check(bundle, case, tsa):
     proc = subprocess.run(
-        [str(BIN / "lastseen"), "verify", str(bundle), "--tsa-ca", str(tsa.ca_pem)],
+        [str(BIN / "lastseen"), "verify", str(bundle), "--tsa-ca", str(tsa.ca_pem),
+         "--key", signer(case["key"])],
         capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -164,13 +165,16 @@ def test_lastseen_verify_passes_and_prints_one_line_per_check(bundle, tsa):
         if name not in SEALS:
             assert any(f"sha256     {name}: " in line for line in lines), name
     assert any(line.startswith("OK    signature  SHA256SUMS.sig") for line in lines)
+    assert (
+        f"OK    signer     signing-key.pub: key {signer(case['key'])} is a key you trust" in lines
+    )
     assert any("timestamp  SHA256SUMS.tsr: SHA256SUMS existed at" in line for line in lines)
     assert any("from a TSA certified by the given CA" in line for line in lines)
     assert sum(" warc " in line for line in lines) == 5
 
 
-def test_without_the_tsa_ca_verify_warns_that_the_tsa_was_not_checked(bundle):
-    proc = invoke("verify", str(bundle))
+def test_without_the_tsa_ca_verify_warns_that_the_tsa_was_not_checked(bundle, case):
+    proc = invoke("verify", str(bundle), "--key", signer(case["key"]))
     assert proc.returncode == 0
     assert "WARN  timestamp  SHA256SUMS.tsr: the TSA's certificate was not checked" in proc.stdout
 
@@ -320,7 +324,7 @@ def test_swapped_screenshots_fail_verify_naming_both(bundle, case, tmp_path):
     shown = {c["screenshot_sha256"]: c["id"] for c in case["captures"] if c["screenshot_sha256"]}
     a, b = (f"captures/{i}/screenshot.png" for i in list(shown.values())[:2])
     target = rezip({**contents, a: contents[b], b: contents[a]}, tmp_path / "swap.zip")
-    proc = invoke("verify", str(target))
+    proc = invoke("verify", str(target), "--key", signer(case["key"]))
     assert proc.returncode == 1
     failed = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
     assert any(a in line and "sha256" in line for line in failed)
@@ -334,14 +338,14 @@ def test_a_member_added_after_sealing_fails_verify(bundle, tmp_path):
     assert any("captures/extra.txt: not listed in SHA256SUMS" in line for line in failing(target))
 
 
-def test_a_flipped_byte_in_the_zip_file_itself_is_named(bundle, tmp_path):
+def test_a_flipped_byte_in_the_zip_file_itself_is_named(bundle, case, tmp_path):
     data = bytearray(bundle.read_bytes())
     with zipfile.ZipFile(bundle) as zf:
         info = zf.getinfo("report.pdf")
     data[info.header_offset + 30 + len(info.filename) + info.compress_size // 2] ^= 0x40
     target = tmp_path / "raw.zip"
     target.write_bytes(bytes(data))
-    proc = invoke("verify", str(target))
+    proc = invoke("verify", str(target), "--key", signer(case["key"]))
     assert proc.returncode == 1
     assert "report.pdf" in proc.stdout.splitlines()[-1]
 
@@ -366,7 +370,7 @@ def test_without_a_tsa_the_export_works_and_says_no_trusted_timestamp(case, tmp_
     contents = members(out)
     assert not any(n.endswith(".tsr") for n in contents)
     assert "No trusted timestamp was obtained for this bundle." in contents["report.html"].decode()
-    verified = invoke("verify", str(out))
+    verified = invoke("verify", str(out), "--key", signer(case["key"]))
     assert verified.returncode == 0
     assert "WARN  timestamp  SHA256SUMS: no trusted timestamp was obtained" in verified.stdout
 

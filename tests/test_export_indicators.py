@@ -13,6 +13,7 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 
 from demo.site import AdSite
+from tests.bundles import signer
 from tests.conftest import invoke, run_cli
 
 
@@ -61,5 +62,5 @@ def test_every_row_of_indicators_csv_is_found_in_its_warc_with_warcio_alone(
             offset = int(r["offset"])
             assert payload[offset : offset + len(raw)] == raw, r
 
-    verified = invoke("verify", str(out), "--quiet")
+    verified = invoke("verify", str(out), "--quiet", "--key", signer(env["LASTSEEN_SIGNING_KEY"]))
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -30,7 +30,7 @@ from archive.catalog import custody
 from archive.chain import verify_chain
 from crawler.browser import find_browser, launch_args
 from demo.site import AdSite
-from tests.bundles import members, rezip
+from tests.bundles import members, rezip, signer
 from tests.conftest import BIN, ROOT, _pg_database, invoke, run_cli
 from tests.pywb import pywb_serving
 from tests.service_fixtures import ALICE, TIPLINE, start_service
@@ -166,7 +166,8 @@ def test_the_scheduled_captures_hold_revisits_into_their_own_case_and_into_anoth
 
 
 def test_lastseen_verify_passes_and_checks_every_revisit(sched, tsa):
-    proc = invoke("verify", str(sched["bundle"]), "--tsa-ca", str(tsa.ca_pem))
+    proc = invoke("verify", str(sched["bundle"]), "--tsa-ca", str(tsa.ca_pem),
+                  "--key", signer(sched["env"]["LASTSEEN_SIGNING_KEY"]))  # fmt: skip
     assert proc.returncode == 0, proc.stdout
     lines = proc.stdout.splitlines()
     assert not [line for line in lines if line.startswith("FAIL")]
@@ -370,7 +371,7 @@ def test_dropping_the_referenced_warc_fails_verify_naming_it(sched, tsa, tmp_pat
         {**{n: d for n, d in contents.items() if n != member}, "SHA256SUMS": sums},
         tmp_path / "trimmed.zip",
     )
-    proc = invoke("verify", str(trimmed))
+    proc = invoke("verify", str(trimmed), "--key", signer(sched["env"]["LASTSEEN_SIGNING_KEY"]))
     assert proc.returncode == 1
     assert f"FAIL  revisit    {member}: missing" in proc.stdout
     assert member in proc.stdout.splitlines()[-1]
@@ -431,8 +432,9 @@ def test_a_capture_exported_alone_carries_the_warcs_of_its_case_it_refers_to(sch
     own = f"captures/referenced/{os.path.basename(first['warc'])}"
     assert contents[own] == Path(first["warc"]).read_bytes()
     assert not any(n.startswith(f"captures/{first['id']}/") for n in contents)
-    result = verify_bundle(out, load_certificates(tsa.ca_pem))
-    assert result.ok, [c.line() for c in result.failures]
+    key = signer(sched["env"]["LASTSEEN_SIGNING_KEY"])
+    result = verify_bundle(out, load_certificates(tsa.ca_pem), trusted_keys={key})
+    assert result.ok and result.signer == key, [c.line() for c in result.failures]
     report = " ".join(contents["report.html"].decode().split())
     assert (
         f"to that of capture {first['id']} ({first['captured_at']}), a capture of this case that "
@@ -451,7 +453,9 @@ def test_the_other_cases_bundle_shows_its_warc_was_read_without_naming_this_case
     proc = invoke("export", "--case", OTHER, "--out", str(out), store=sched["store"],
                   db=sched["db"], **sched["env"])  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert verify_bundle(out).ok
+    key = signer(sched["env"]["LASTSEEN_SIGNING_KEY"])
+    result = verify_bundle(out, trusted_keys={key})
+    assert result.ok and result.signer == key
     contents = members(out)
     entries = [json.loads(line) for line in contents["custody.jsonl"].splitlines()]
     ours = json.loads((sched["unzipped"] / "custody.jsonl").read_text().splitlines()[-1])
@@ -490,7 +494,8 @@ def test_service_custody_entries_read_plainly_and_another_cases_report_stays_out
     out = tmp_path / "svc-1.zip"
     proc = invoke("export", "--case", "SVC-1", "--out", str(out), store=store, **env)
     assert proc.returncode == 0, proc.stderr
-    assert verify_bundle(out).ok
+    result = verify_bundle(out, trusted_keys={signer(tmp_path / "key.pem")})
+    assert result.ok and result.signer is not None
     contents = members(out)
     entries = [json.loads(line) for line in contents["custody.jsonl"].splitlines()]
     assert [e["action"] for e in entries] == ["capture", "report", "access", "access", "export"]

@@ -9,6 +9,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from tests.bundles import signer
 from tests.conftest import invoke, run_cli
 from tests.service_fixtures import start_service
 from tests.test_store_cli import s3_env
@@ -42,7 +43,7 @@ def test_a_case_stored_in_s3_exports_and_verifies(seaweed, site, tmp_path):
                 if n.startswith(f"captures/{capture['id']}/") and n.endswith(".warc.gz")
             ]
             assert hashlib.sha256(bundle.read(warc)).hexdigest() == capture["warc_sha256"]
-    verified = invoke("verify", str(out), store=store, **env)
+    verified = invoke("verify", str(out), "--key", signer(key), store=store, **env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 

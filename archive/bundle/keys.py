@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from archive.exceptions import InvalidRequest
 
 ENV = "LASTSEEN_SIGNING_KEY"
+_PEM = re.compile(rb"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", re.DOTALL)
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 def default_key_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -122,6 +125,26 @@ def load_public_pem(data: bytes) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an Ed25519 public key")
     return key
+
+
+def parse_fingerprint(text: str) -> str:
+    """A fingerprint as an operator publishes it: 64 hex digits, in either case, with or
+    without colons (as ``openssl`` and some key listings group them)."""
+    value = text.strip().replace(":", "").lower()
+    if not _FINGERPRINT.fullmatch(value):
+        raise ValueError(f"{text.strip()!r} is not a SHA-256 fingerprint (64 hex digits)")
+    return value
+
+
+def trusted_fingerprints(data: bytes) -> set[str]:
+    """The keys a file of trusted keys names: PEM public keys, and fingerprints one a line
+    (blank lines and ``#`` comments ignored)."""
+    found = {fingerprint(load_public_pem(pem)) for pem in _PEM.findall(data)}
+    for line in _PEM.sub(b"", data).decode("utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            found.add(parse_fingerprint(line))
+    return found
 
 
 def signature_valid(key: Ed25519PublicKey, data: bytes, signature: bytes) -> bool:

@@ -1,13 +1,18 @@
 """Check an evidence bundle offline: one line per check, naming the file that fails.
 
 Checks, in order: every hash in SHA256SUMS (and that nothing unlisted was added), the operator's
-signature, every WARC record digest (as ``warcio check`` does), that every revisit record of a
-capture points to a record in the bundle with the payload digest it states and that every WARC a
-capture depends on is there (and that a PDF print standing for an unprinted one is of the same
-rendered DOM), that each file taken out of a WARC is the record it claims to be (of a revisit: the
-record it points to), the custody entries, the WACZ, and the timestamp tokens
-(intact, over SHA256SUMS, later than every capture, and, given the TSA's CA, from that TSA).
+signature and whether its key is one the caller trusts, every WARC record digest (as ``warcio
+check`` does), that every revisit record of a capture points to a record in the bundle with the
+payload digest it states and that every WARC a capture depends on is there (and that a PDF print
+standing for an unprinted one is of the same rendered DOM), that each file taken out of a WARC is
+the record it claims to be (of a revisit: the record it points to), the custody entries, the
+WACZ, and the timestamp tokens (intact, over SHA256SUMS, later than every capture, and, given the
+TSA's CA, from that TSA).
 Nothing is fetched and no catalog is needed: this runs on a machine that has only the bundle.
+
+A bundle proves nothing about who made it: anyone can alter one, re-hash it and sign it with a
+key of their own. Only a key the caller trusts (the fingerprint the operator published)
+establishes the signer; a trusted timestamp anchors the time, not who signed.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import posixpath
 import re
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,9 +60,12 @@ class Check:
 @dataclass
 class Verification:
     checks: list[Check] = field(default_factory=list)
+    # The fingerprint of the signing key, when it is one the caller trusts; None: not established
+    signer: str | None = None
 
     @property
     def ok(self) -> bool:
+        """Nothing failed; whether the signer is established is ``signer``."""
         return bool(self.checks) and all(c.status != FAIL for c in self.checks)
 
     @property
@@ -76,8 +84,11 @@ def verify_bundle(
     path: Path,
     tsa_roots: list[x509.Certificate] | None = None,
     on_check: Callable[[Check], None] | None = None,
+    *,
+    trusted_keys: Collection[str] = (),
 ) -> Verification:
-    return _Verifier(path, tsa_roots, on_check or (lambda check: None)).run()
+    """``trusted_keys``: fingerprints of the signing keys the caller trusts (see keys.py)."""
+    return _Verifier(path, tsa_roots, on_check or (lambda check: None), trusted_keys).run()
 
 
 @dataclass
@@ -97,8 +108,15 @@ class _Bundle:
     """The bundle being verified: its ZIP, the hashes read so far, what the checks before have
     found (SHA256SUMS, the manifest, the WARCs), and where each check is reported."""
 
-    def __init__(self, zf: zipfile.ZipFile, check: Callable[[str, str, str, str], None]) -> None:
+    def __init__(
+        self,
+        zf: zipfile.ZipFile,
+        check: Callable[[str, str, str, str], None],
+        trusted_keys: Collection[str],
+    ) -> None:
         self.zip = zf
+        self.trusted_keys = trusted_keys
+        self.signer: str | None = None
         self.names = [n for n in zf.namelist() if not n.endswith("/")]
         self.check = check  # (status, what, subject, detail)
         self.hashes: dict[str, str] = {}  # member -> sha256 as read
@@ -138,10 +156,12 @@ class _Verifier:
         path: Path,
         roots: list[x509.Certificate] | None,
         on_check: Callable[[Check], None],
+        trusted_keys: Collection[str],
     ) -> None:
         self.path = path
         self.roots = roots
         self.on_check = on_check
+        self.trusted_keys = trusted_keys
         self.result = Verification()
 
     def check(self, status: str, what: str, subject: str, detail: str) -> None:
@@ -156,7 +176,7 @@ class _Verifier:
             self.check(FAIL, "bundle", str(self.path), f"not a readable ZIP file ({exc})")
             return self.result
         with zf:
-            bundle = _Bundle(zf, self.check)
+            bundle = _Bundle(zf, self.check, self.trusted_keys)
             if len(set(bundle.names)) != len(bundle.names):
                 bundle.check(FAIL, "bundle", str(self.path), "a file name appears twice")
             _Seal(bundle).run()
@@ -165,11 +185,13 @@ class _Verifier:
             _Wacz(bundle).run()
             _Timestamps(bundle, self.roots).run()
             _report_signature(bundle, self.roots)
+        self.result.signer = bundle.signer
         return self.result
 
 
 class _Seal:
-    """SHA256SUMS (every file as listed, nothing added), its signature, and manifest.json."""
+    """SHA256SUMS (every file as listed, nothing added), its signature and whose key made it, and
+    manifest.json."""
 
     def __init__(self, bundle: _Bundle) -> None:
         self.bundle = bundle
@@ -234,12 +256,37 @@ class _Seal:
             self.bundle.check(
                 OK, "signature", layout.SIGNATURE, f"SHA256SUMS signed by key {fingerprint(key)}"
             )
+            self._signer(fingerprint(key))
         else:
             self.bundle.check(
                 FAIL,
                 "signature",
                 layout.SIGNATURE,
                 f"does not match SHA256SUMS and {layout.PUBLIC_KEY}",
+            )
+
+    def _signer(self, key: str) -> None:
+        """The key that signed is the bundle's own: only a key the caller trusts ties the bundle
+        to the operator, as anyone can re-sign an altered bundle with a key of their own."""
+        trusted = self.bundle.trusted_keys
+        if not trusted:
+            self.bundle.check(
+                WARN,
+                "signer",
+                layout.PUBLIC_KEY,
+                f"not established: nothing shows that key {key} is the operator's (anyone can "
+                f"re-sign an altered bundle; a timestamp anchors the time, not who signed): "
+                f"compare it with the fingerprint the operator publishes and give it as --key",
+            )
+        elif key in trusted:
+            self.bundle.signer = key
+            self.bundle.check(OK, "signer", layout.PUBLIC_KEY, f"key {key} is a key you trust")
+        else:
+            self.bundle.check(
+                FAIL,
+                "signer",
+                layout.PUBLIC_KEY,
+                f"key {key} is none of the keys you trust ({', '.join(sorted(trusted))})",
             )
 
     def _manifest(self) -> None:

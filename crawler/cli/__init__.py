@@ -68,7 +68,9 @@ COMMANDS = {
         "Object storage (s3:// stores): set up the bucket, push what waits in the spool, verify.",
     ),
     "verify": Entry(
-        "crawler.cli.verify", "Check a bundle offline; exit 1 if anything fails, naming the file."
+        "crawler.cli.verify",
+        "Check a bundle offline; exit 1 if anything fails, naming the file, 4 if the signer is "
+        "not established (no trusted key given).",
     ),
     "watchlist": Entry(
         "crawler.cli.indicators",
