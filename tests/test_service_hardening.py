@@ -48,6 +48,13 @@ def test_case_ids_that_would_look_like_another_are_refused(svc: Service, hidden:
     assert svc.get("/api/captures?case=BXL-1").json() == {"captures": []}
 
 
+@pytest.mark.parametrize("hidden", ["\x1b]0;pwned\x07", "\x9b", "\x7f", "\u202e"])
+def test_a_url_with_terminal_escapes_is_refused(svc: Service, hidden: str):
+    reply = svc.post("/api/captures", {"url": f"http://example.org/ad{hidden}"})
+    assert reply.status == 422, reply.body
+    assert f"U+{ord(hidden[0]):04X}" in reply.json()["detail"][0]["msg"]
+
+
 def test_no_crawl_or_worker_process_runs_telnet_or_remote_control():
     for settings in (crawl_settings({}), worker_settings({})):
         enabled = {k for k, v in settings.getwithbase("EXTENSIONS").items() if v is not None}

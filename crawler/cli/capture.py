@@ -19,6 +19,7 @@ from crawler.cli.common import (
     archive_config,
     describe,
     err,
+    marked,
     out,
     print_json,
 )
@@ -51,7 +52,7 @@ def _crawl(
     result = run_crawl(seeds, settings, on_capture)
     if result.errors:
         for problem in result.errors:
-            err.print(f"[red]error:[/] {problem}", soft_wrap=True)
+            err.print(f"[red]error:[/] {marked(problem)}", soft_wrap=True)
     if result.interrupted:
         err.print(
             f"interrupted ({result.finish_reason}): {len(result.captures)} capture(s) sealed; "
@@ -188,7 +189,7 @@ def crawl(
         else:
             describe(summary)
             for alert in summary.get("alerts", []):
-                out.print(f"    {describe_alert(alert)}", soft_wrap=True)
+                out.print(f"    {marked(describe_alert(alert))}", soft_wrap=True)
 
     result = _crawl(ctx, seeds, timeout, show, politeness)
     if not as_json:

@@ -11,7 +11,7 @@ from archive.catalog import timeline
 from archive.catalog.custody import entries
 from archive.catalog.db import capture_summary
 from archive.store.objects import object_summary
-from crawler.cli.common import open_archive, out, print_json
+from crawler.cli.common import marked, open_archive, out, print_json, shown
 from crawler.cli.errors import UserError, friendly
 from crawler.cli.history import describe_point
 from crawler.cli.options import case_option, json_option
@@ -46,8 +46,8 @@ def list_captures(ctx: click.Context, case: str | None, as_json: bool, gone: boo
             s["captured_at"],
             s["outcome"],
             str(s["http_status"] or "-"),
-            s["case"] or "",
-            s["url"],
+            marked(s["case"] or ""),
+            marked(s["url"]),
         )
     out.print(table)
 
@@ -62,7 +62,7 @@ def list_gone(archive: Any, case: str | None, as_json: bool) -> None:
     # Plain lines, never a table: a URL or a time must not be cut to fit a terminal.
     for line in vanished:
         since, live = line["gone_since"], line["last_seen_live"]
-        out.print(line["url"], soft_wrap=True, highlight=False)
+        out.print(marked(line["url"]), soft_wrap=True, highlight=False)
         out.print(f"    gone since     {describe_point(since)}", soft_wrap=True)
         out.print(f"    last seen live {describe_point(live)}", soft_wrap=True)
 
@@ -111,19 +111,19 @@ def show(ctx: click.Context, capture_id: int, as_json: bool) -> None:
         "pdf_sha256",
     ):
         value = summary.get(key)
-        click.echo(f"{key:<18} {'' if value is None else value}")
+        click.echo(f"{key:<18} {'' if value is None else shown(value)}")
     for obj in summary["objects"]:
         where = f"{obj['uri']} version {obj['version_id']}" if obj["version_id"] else obj["uri"]
-        click.echo(f"{'object ' + obj['kind']:<18} {obj['state']} {where}")
+        click.echo(f"{'object ' + obj['kind']:<18} {obj['state']} {shown(where)}")
         if obj["state"] == "stored":
             hold = ", legal hold" if obj["legal_hold"] else ""
             click.echo(f"{'':<18} locked {obj['lock_mode']} until {obj['retain_until']}{hold}")
         elif obj["last_error"]:
-            click.echo(f"{'':<18} {obj['attempts']} attempt(s), last: {obj['last_error']}")
+            click.echo(f"{'':<18} {obj['attempts']} attempt(s), last: {shown(obj['last_error'])}")
     click.echo("custody")
     for entry in summary["custody"]:
         click.echo(
-            f"  #{entry['seq']} {entry['at']} {entry['action']} by {entry['actor']} "
+            f"  #{entry['seq']} {entry['at']} {entry['action']} by {shown(entry['actor'])} "
             f"sha256:{entry['hash']}"
         )
 

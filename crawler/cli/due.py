@@ -20,7 +20,7 @@ from archive.job import Job
 from archive.store.local import LocalStore, open_store
 from archive.times import rfc3339, utc_now
 from crawler.browser import find_browser
-from crawler.cli.common import archive_config, describe, err, out, print_json
+from crawler.cli.common import archive_config, describe, err, marked, out, print_json
 from crawler.exceptions import SetupError
 from crawler.page.config import CaptureConfig
 from crawler.plan.schedule import Schedule
@@ -163,7 +163,7 @@ def _run(
         result = run_crawl(jobs, settings, show, spider="watch", schedule=schedule)
         for problem in result.errors:
             logger.error("%s", problem)
-            err.print(f"[red]error:[/] {problem}", soft_wrap=True)
+            err.print(f"[red]error:[/] {marked(problem)}", soft_wrap=True)
         tally = schedule.tally
         totals.update({key: getattr(tally, key) for key in SUMMARY_KEYS})
         totals["failed"] += len(result.errors)

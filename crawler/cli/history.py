@@ -9,7 +9,7 @@ import click
 from archive.catalog import watchlist
 from archive.catalog.timeline import explain, timeline
 from archive.times import rfc3339_or_none
-from crawler.cli.common import open_archive, print_json
+from crawler.cli.common import open_archive, print_json, shown
 from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import json_option
 from crawler.plan.seeds import format_every
@@ -53,7 +53,7 @@ def history(ctx: click.Context, url: str, as_json: bool) -> None:
     if as_json:
         print_json(line)
         return
-    click.echo(url)
+    click.echo(shown(url))
     click.echo(f"{'state':<16} {line['state']}")
     click.echo(f"{'first seen':<16} {describe_point(line['first_seen'])}")
     click.echo(f"{'last seen live':<16} {describe_point(line['last_seen_live'])}")

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from crawler.cli.common import open_archive, print_json
+from crawler.cli.common import open_archive, print_json, shown
 from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import case_option, json_option
 
@@ -31,13 +31,16 @@ def _print_hits(hits: list[dict[str, Any]]) -> None:
         by_capture.setdefault(h["capture_id"], []).append(h)
     for capture_hits in by_capture.values():
         h = capture_hits[0]
-        click.echo(f"#{h['capture_id']} {h['captured_at']}  case {h['case'] or '-'}  {h['url']}")
+        click.echo(
+            f"#{h['capture_id']} {h['captured_at']}  case {shown(h['case'] or '-')}  "
+            f"{shown(h['url'])}"
+        )
         click.echo(f"    WARC {h['warc']}")
         for h in capture_hits:
             where = f"offset {h['offset']}" if "offset" in h else f"distance {h['distance']}"
-            shown = h.get("photo_url") or h["raw"]
+            seen = h.get("photo_url") or h["raw"]
             click.echo(
-                f"    {h['kind']:<9} {shown!r}  {h['source']} record {h['record_id']} "
+                f"    {h['kind']:<9} {seen!r}  {h['source']} record {h['record_id']} "
                 f"sha256:{h['record_sha256'][:16]}… {where}"
             )
 
@@ -239,18 +242,18 @@ def indicators(
     if as_json:
         print_json({**ref, "derived": derived is not None, "findings": found, "photos": photos})
         return
-    case_name = ref["case"] or "-"
-    click.echo(f"#{ref['capture_id']} {ref['captured_at']}  case {case_name}  {ref['url']}")
+    case_name = shown(ref["case"] or "-")
+    click.echo(f"#{ref['capture_id']} {ref['captured_at']}  case {case_name}  {shown(ref['url'])}")
     if derived is None:
         click.echo("  not read for identifiers yet: run `lastseen indicators --rebuild`")
     for f in found:
         click.echo(
-            f"  {f['kind']:<14} {f['value']:<36} {f['raw']!r}  ({f['source']}, record "
+            f"  {f['kind']:<14} {shown(f['value']):<36} {f['raw']!r}  ({f['source']}, record "
             f"{f['record_id']}, offset {f['offset']})"
         )
     for p in photos:
         click.echo(
-            f"  {'image':<14} {p['pdq'][:16]}…  {p['url']}  {p['width']}x{p['height']} "
+            f"  {'image':<14} {p['pdq'][:16]}…  {shown(p['url'])}  {p['width']}x{p['height']} "
             f"(record {p['record_id']})"
         )
 
@@ -314,8 +317,10 @@ def watchlist_ls(ctx: click.Context, as_json: bool) -> None:
         print_json(rows)
         return
     for w in rows:
-        note = f"  ({w['note']})" if w["note"] else ""
-        click.echo(f"{w['kind']:<14} {w['value']:<36} {w['added_at']} {w['added_by']}{note}")
+        note = f"  ({shown(w['note'])})" if w["note"] else ""
+        click.echo(
+            f"{w['kind']:<14} {shown(w['value']):<36} {w['added_at']} {shown(w['added_by'])}{note}"
+        )
 
 
 @watchlist.command("rm")

@@ -27,6 +27,7 @@ import yaml
 
 from archive.job import Job
 from crawler.exceptions import InputError
+from crawler.invisible import escaped, first_hidden
 
 MAX_DEPTH = 5
 MAX_URL_LENGTH = 2 * 1024 * 1024  # Chromium's url::kMaxURLChars
@@ -37,6 +38,14 @@ _EVERY = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 def check_url(value: str) -> str:
     """The URL as given, if a browser can capture it; otherwise an InputError saying why."""
     url = value.strip()
+    hidden = first_hidden(url)
+    if hidden is not None:
+        # Printed raw, a control character acts on the analyst's terminal; a direction mark
+        # makes the URL read as another one.
+        raise InputError(
+            f"a URL cannot contain control, invisible or direction-changing characters "
+            f"(U+{ord(hidden):04X}): {escaped(url)[:80]}"
+        )
     if len(url) > MAX_URL_LENGTH:
         raise InputError(
             f"a URL of {len(url):,} characters is longer than a browser accepts "

@@ -24,6 +24,7 @@ from archive.catalog import requests as capture_requests
 from archive.catalog.db import CaptureRow, capture_summary
 from archive.catalog.requests import RequestRow, request_summary
 from crawler.exceptions import InputError
+from crawler.invisible import hidden
 from crawler.plan.seeds import check_url
 from crawler.service.config import ServiceConfig
 from crawler.service.ratelimit import RateLimit
@@ -33,9 +34,6 @@ MAX_CASE = 200
 MAX_NOTE = 2000
 # Ids are 64-bit signed in the catalog: a larger one names nothing (and would overflow the query).
 MAX_ID = 2**63 - 1
-# Characters that make two case ids look alike: controls, formats (U+202E and the other
-# direction marks, zero-width ones), line and paragraph separators, private and unassigned.
-INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 # Seconds a token over its quota of waiting requests is told to wait: about one capture.
 QUOTA_RETRY = 10
@@ -57,9 +55,9 @@ def _clean_text(value: str | None, what: str) -> str | None:
 
 
 def _visible(value: str, what: str) -> None:
+    # Characters that make two case ids look alike: the hidden ones, and spaces other than " ".
     for ch in value:
-        category = unicodedata.category(ch)
-        if category in INVISIBLE or (category == "Zs" and ch != " "):
+        if hidden(ch) or (unicodedata.category(ch) == "Zs" and ch != " "):
             raise ValueError(
                 f"{what} cannot contain invisible or direction-changing characters "
                 f"(U+{ord(ch):04X}): two case ids would look the same"
