@@ -12,7 +12,9 @@ import subprocess
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -85,15 +87,23 @@ def by_target(path: str) -> dict[str, list]:
     return out
 
 
-def test_an_identical_recapture_is_written_as_revisits_of_the_first_copy(store, db_url):
+def test_an_identical_recapture_is_written_as_revisits_of_the_first_copy_but_its_page(
+    store, db_url
+):
     archive = open_archive(store, db_url)
     first = archive.seal(capture(URL, page("Boat", 450), T0))
     second = archive.seal(capture(URL, page("Boat", 450), T0 + timedelta(hours=1)))
     originals = by_target(first.warc_location)
     again = by_target(second.warc_location)
     body = page("Boat", 450)
+    (orig,) = [r for r in originals[URL] if r.type == "response"]
+    (own,) = [r for r in again[URL] if r.type != "request"]
+    # The page's own response is stored again in full, so that it replays with its own time.
+    assert own.type == "response"
+    assert own.header("WARC-Date") != orig.header("WARC-Date")
+    assert own.header("WARC-Date") == T0.replace(hour=10).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert own.payload == body
     for target, kind in [
-        (URL, "response"),
         ("http://ads.example/img/7.png", "response"),
         (f"urn:dom:{URL}", "resource"),
         (f"urn:screenshot:{URL}", "resource"),
@@ -110,15 +120,16 @@ def test_an_identical_recapture_is_written_as_revisits_of_the_first_copy(store, 
         assert rec.header("WARC-Payload-Digest").startswith("sha256:")
         assert rec.header("WARC-Block-Digest").startswith("sha256:")
         assert rec.payload == b"", "a revisit stores no payload"
-    (page_revisit,) = [r for r in again[URL] if r.type == "revisit"]
-    assert page_revisit.http_header("Content-Type") == ["text/html; charset=utf-8"], (
+    (image_revisit,) = [r for r in again["http://ads.example/img/7.png"] if r.type == "revisit"]
+    assert image_revisit.http_header("Content-Type") == ["image/png"], (
         "the revisit keeps the response's own headers"
     )
     assert second.payload_sha256 == hashlib.sha256(body).hexdigest()
     # Reading the revisited capture gives the original bytes back.
     assert archive.read_record(second, "main") == body
     assert archive.read_record(second, "dom") == body
-    assert second.records["main"]["refers_to"]["warc"] == first.warc_name
+    assert "refers_to" not in second.records["main"]
+    assert second.records["dom"]["refers_to"]["warc"] == first.warc_name
     check = subprocess.run(
         [str(BIN / "warcio"), "check", first.warc_location, second.warc_location],
         capture_output=True,
@@ -218,14 +229,25 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def dated(url: str, when: datetime) -> Capture:
+    """An unchanged page whose server says when it made it (HTTP ``Last-Modified``)."""
+    recapture = capture(url, page("Boat", 450), when)
+    main = recapture.exchanges[0].response
+    assert main is not None
+    main.headers.append(("Last-Modified", format_datetime(when, usegmt=True)))
+    return recapture
+
+
 @pytest.mark.pywb
-def test_pywb_replays_a_revisit_with_the_original_payload(store, tmp_path):
+def test_pywb_replays_a_revisit_with_the_original_payload_and_a_recapture_as_itself(
+    store, tmp_path
+):
     pywb = ROOT / ".venv-pywb" / "bin"
     if not (pywb / "wayback").exists():
         pytest.skip("pywb is not installed (make pywb)")
     archive = open_archive(store, None)
-    first = archive.seal(capture(URL, page("Boat", 450), T0))
-    second = archive.seal(capture(URL, page("Boat", 450), T0 + timedelta(days=1)))
+    first = archive.seal(dated(URL, T0))
+    second = archive.seal(dated(URL, T0 + timedelta(days=1)))
     archive.close()
     assert any(r.type == "revisit" for r in read_warc(second.warc_location))
     root = tmp_path / "pywb"
@@ -244,22 +266,32 @@ def test_pywb_replays_a_revisit_with_the_original_payload(store, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
-        stamp = (T0 + timedelta(days=1)).strftime("%Y%m%d%H%M%S")
-        replay = f"http://127.0.0.1:{port}/ev/{stamp}id_/{URL}"
+    day2 = T0 + timedelta(days=1)
+    stamp = day2.strftime("%Y%m%d%H%M%S")
+
+    def replay(url: str) -> tuple[bytes, Any]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(replay, timeout=10) as resp:
-                    body, memento = resp.read(), resp.headers.get("Memento-Datetime")
-                break
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ev/{stamp}id_/{url}") as r:
+                    return r.read(), r.headers
             except OSError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        assert body == page("Boat", 450)
+
+    try:
+        body, headers = replay("http://ads.example/img/7.png")
+        assert body == IMAGE
         # The replayed memento is the revisit (day 2), served with the original's payload.
-        assert memento and (T0 + timedelta(days=1)).strftime("%d %b %Y") in memento
+        assert day2.strftime("%d %b %Y") in headers["Memento-Datetime"]
+        # The page of day 2 replays as day 2's own record. (pywb showed a revisit with its own
+        # headers too; ReplayWeb.page shows the original's, hence the full record: see the test
+        # above for the WARC.)
+        body, headers = replay(URL)
+        assert body == page("Boat", 450)
+        assert headers["X-Archive-Orig-Last-Modified"] == format_datetime(day2, usegmt=True)
+        assert day2.strftime("%d %b %Y") in headers["Memento-Datetime"]
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -2,9 +2,10 @@
 
 One scenario per catalog (SQLite, PostgreSQL), set up once per module: an analyst captures ad 1
 on demand for case OTHER-7; then a watch list (the listing every second, its ads followed, case
-SCHED-2) runs twice with `lastseen crawl --due`. Run 1's ad 1 finds its page, images, screenshot
-and DOM already stored in OTHER-7's WARC (revisits into another case); run 2 changes nothing
-(revisits into run 1's WARCs and into OTHER-7's). SCHED-2 is exported with a local TSA and
+SCHED-2) runs twice with `lastseen crawl --due`. Run 1's ad 1 finds its images, script,
+screenshot and DOM already stored in OTHER-7's WARC (revisits into another case); run 2 changes
+nothing (revisits into run 1's WARCs and into OTHER-7's). A capture's own page is always stored in
+full, so that it replays with its own time. SCHED-2 is exported with a local TSA and
 checked with lastseen, the standard tools of the README, wacz and pywb.
 """
 
@@ -150,8 +151,12 @@ def test_the_scheduled_captures_hold_revisits_into_their_own_case_and_into_anoth
     first = capture_of(sched, "run1", "/ad/1")
     assert first["case"] == CASE
     records = stored_records(sched["store"])
-    page = revisit_of(first, sched["site"].url("/ad/1"))
-    assert records[page.header("WARC-Refers-To")][0].name == other
+    image = revisit_of(first, sched["site"].url("/img/1"))
+    assert records[image.header("WARC-Refers-To")][0].name == other
+    assert [r.type for r in read_warc(first["warc"]) if r.target == first["url"]] == [
+        "response",
+        "request",
+    ], "the page itself is stored again in full"
     again = capture_of(sched, "run2", "/ad/2")
     holders = {
         records[r.header("WARC-Refers-To")][0].name
@@ -389,14 +394,14 @@ def test_the_readme_revisit_check_names_what_a_bundle_without_the_referenced_war
     proc = run_bash(command, folder)
     assert proc.returncode == 1
     first = capture_of(sched, "run1", "/ad/1")
-    page = revisit_of(first, sched["site"].url("/ad/1"))
-    assert page.header("WARC-Refers-To") in proc.stdout
+    image = revisit_of(first, sched["site"].url("/img/1"))
+    assert image.header("WARC-Refers-To") in proc.stdout
 
 
 @pytest.mark.parametrize("sched", ["sqlite"], indirect=True)
 def test_the_recaptured_page_replays_in_pywb_from_the_wacz(sched, tmp_path):
     again = capture_of(sched, "run2", "/ad/1")
-    assert again["payload_sha256"] and revisit_of(again, sched["site"].url("/ad/1"))
+    assert again["payload_sha256"] and revisit_of(again, sched["site"].url("/static/ad.js"))
     warcs = []
     with zipfile.ZipFile(sched["unzipped"] / "case-SCHED-2.wacz") as wacz:
         for name in wacz.namelist():
@@ -414,7 +419,8 @@ def test_the_recaptured_page_replays_in_pywb_from_the_wacz(sched, tmp_path):
         frame = page.frame_locator("iframe").first
         price = frame.locator("#price").filter(has_text="EUR")
         price.wait_for(timeout=20_000)
-        # The page, its script and the XHR that fills in the price are all revisits here.
+        # The page is stored in full again; its script and the XHR that fills in the price are
+        # revisits here.
         assert price.inner_text() == "Price: 450 EUR"
         assert frame.locator("h1").inner_text() == "Transport to the UK, seat 1"
         assert frame.locator("img").first.evaluate("img => img.naturalWidth") == 32  # it loaded

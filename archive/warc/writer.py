@@ -221,7 +221,9 @@ class CaptureWriter:
 
     With ``originals`` (keyed ``"<record type>:<sha256 hex>"``), a complete payload already stored
     is written as a ``revisit`` record pointing to it (profile identical-payload-digest) instead
-    of a second copy; payloads repeated within the capture are written once too.
+    of a second copy; payloads repeated within the capture are written once too. The capture's
+    main document is always written in full: a replay tool shows a revisit with its original's
+    date and headers, so a recapture of an unchanged page would replay as the first capture.
     """
 
     def __init__(
@@ -307,8 +309,9 @@ class CaptureWriter:
         for index, exchange in enumerate(capture.exchanges):
             resp_ref = None
             if exchange.response is not None:
-                resp_ref = self._write_response(exchange, common, header_notes, refs)
-                if index == capture.main_index:
+                main = index == capture.main_index
+                resp_ref = self._write_response(exchange, common, header_notes, refs, main)
+                if main:
                     result.main = resp_ref
             self._write_request(exchange, common, resp_ref, refs)
 
@@ -372,6 +375,7 @@ class CaptureWriter:
         common: dict[str, str],
         notes: list[dict[str, Any]],
         refs: list[RecordRef],
+        full: bool,
     ) -> RecordRef:
         resp = ex.response
         assert resp is not None
@@ -396,7 +400,7 @@ class CaptureWriter:
             if resp.body_state == BODY_COMPLETE
             else (None, None)
         )
-        if original is not None and key is not None:
+        if original is not None and key is not None and not full:
             record = self._revisit(ex.request.url, key, original, warc_headers, http_headers)
         else:
             record = self._writer.create_warc_record(
@@ -410,7 +414,7 @@ class CaptureWriter:
         for proto in _protocols(ex):
             record.rec_headers.add_header("WARC-Protocol", proto)
         ref = self._write(record, refs)
-        if original is None:
+        if original is None or full:
             self._remember(key, ref, common["WARC-Date"])
         if renamed or resp.body_state != BODY_COMPLETE:
             notes.append(
