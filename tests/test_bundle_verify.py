@@ -3,11 +3,16 @@ report printer, and none of their libraries; and it trusts no key the bundle bri
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import zipfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.bundles import forge, members, rezip
@@ -106,3 +111,81 @@ def test_a_trusted_key_that_is_not_a_fingerprint_is_refused_in_one_line(tmp_path
     junk.write_text("not a key\n")
     proc = invoke("verify", str(BUNDLE), LASTSEEN_TRUSTED_KEYS=str(junk))
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+# -- a hostile bundle: members that unpack to far more than they weigh ------------------------
+
+_MEASURED = """
+import resource, sys
+from pathlib import Path
+from archive.bundle.verify import verify_bundle
+result = verify_bundle(Path(sys.argv[1]), trusted_keys={sys.argv[2]})
+print("\\n".join(c.line() for c in result.failures))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def bomb(target: Path, name: str, chunks: Iterator[bytes]) -> Path:
+    """The fixture bundle with ``name`` replaced by what ``chunks`` yield, deflated: written a
+    chunk at a time, so that neither the bundle nor this test holds it whole."""
+    with zipfile.ZipFile(BUNDLE) as source, zipfile.ZipFile(target, "w") as out:
+        for info in source.infolist():
+            if info.filename != name:
+                out.writestr(info, source.read(info))
+        info = zipfile.ZipInfo(name)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with out.open(info, "w", force_zip64=True) as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+    return target
+
+
+def verify_measured(path: Path) -> tuple[list[str], int]:
+    """The failures, and the verifier's peak resident memory in bytes, from a process of its
+    own."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURED, str(path), SIGNER],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    *failures, peak = proc.stdout.splitlines()
+    return failures, int(peak)
+
+
+@pytest.mark.parametrize("name", ["SHA256SUMS", "custody.jsonl"])
+def test_a_member_that_unpacks_to_a_gibibyte_fails_by_name_in_bounded_memory(name, tmp_path):
+    zeros = bytes(1 << 20)
+    target = bomb(tmp_path / "bomb.zip", name, (zeros for _ in range(1024)))  # 1 GiB
+    assert target.stat().st_size < 3 * 2**20
+    failures, peak = verify_measured(target)
+    assert any(line.startswith(f"FAIL  file       {name}: unpacks to 1,073,741,824") and
+               "a ratio over 100:1" in line for line in failures), failures  # fmt: skip
+    assert peak < 150 * 2**20, f"the verifier took {peak / 2**20:.0f} MiB"
+
+
+def test_a_small_member_grown_large_is_refused_before_it_is_read(tmp_path):
+    # Random text packs only about 2:1, so no ratio gives it away: its size does.
+    text = (os.urandom(1 << 19).hex().encode() for _ in range(40))  # 40 MiB
+    target = bomb(tmp_path / "big.zip", "custody.jsonl", text)
+    failures, peak = verify_measured(target)
+    assert any(line.startswith("FAIL  file       custody.jsonl: unpacks to 41,943,040 bytes, "
+                               "over the") for line in failures), failures  # fmt: skip
+    assert peak < 150 * 2**20, f"the verifier took {peak / 2**20:.0f} MiB"
+
+
+def test_a_warc_whose_header_never_ends_fails_by_name_in_bounded_memory(tmp_path):
+    # Half a MB of gzip: a WARC record whose header line runs on for 512 MiB.
+    def gzipped() -> Iterator[bytes]:
+        gz = zlib.compressobj(6, zlib.DEFLATED, 31)
+        yield gz.compress(b"WARC/1.1\r\nWARC-Type: ")
+        line = b"A" * (1 << 20)
+        for _ in range(512):
+            yield gz.compress(line)
+        yield gz.flush()
+
+    with zipfile.ZipFile(BUNDLE) as zf:
+        (warc,) = [n for n in zf.namelist() if n.startswith("captures/3/") and ".warc" in n]
+    failures, peak = verify_measured(bomb(tmp_path / "warc.zip", warc, gzipped()))
+    assert any(line.startswith(f"FAIL  warc       {warc}: cannot be read as WARC after 0 records")
+               and "headers over 8,388,608 bytes" in line for line in failures), failures  # fmt: skip
+    assert peak < 150 * 2**20, f"the verifier took {peak / 2**20:.0f} MiB"

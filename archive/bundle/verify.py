@@ -45,6 +45,28 @@ OK, FAIL, WARN = "OK", "FAIL", "WARN"
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
 _WARC = re.compile(r"^captures/(\d+|referenced)/[^/]+\.warc(\.gz)?$")
 
+# A bundle is untrusted input: a few MB of ZIP can unpack to gigabytes. Every member is streamed
+# through its hash; the few read whole are refused beyond these sizes (the ZIP reader never
+# returns more than the size a member declares), and no member may unpack beyond MAX_RATIO times
+# its packed size (deflate reaches about 1000:1 on a bomb; evidence files, a few to one).
+MiB = 1 << 20
+MAX_RATIO = 100
+_RATIO_FROM = MiB  # below this, a high ratio costs nothing (a short file of blank lines)
+_KEY_SIZE = 4096  # an Ed25519 signature or public key PEM is about 100 bytes
+_TOKEN_SIZE = MiB  # an RFC 3161 response with its certificate chain: a few KB
+_REPORT_PDF_SIZE = 1 << 30  # screenshots make it large; read whole for its PDF signature
+_JSON_SIZE = 16 * MiB  # datapackage.json of the WACZ, a capture's provenance record
+
+
+def _sums_size(names: list[str]) -> int:
+    """SHA256SUMS: one line per member, ``<64 hex>  <name>``."""
+    return sum(80 + len(name.encode()) for name in names)
+
+
+def _log_size(names: list[str]) -> int:
+    """manifest.json and custody.jsonl grow with the captures (and their custody entries)."""
+    return 8 * MiB + 64 * 1024 * len(names)
+
 
 @dataclass(frozen=True)
 class Check:
@@ -118,6 +140,8 @@ class _Bundle:
         self.trusted_keys = trusted_keys
         self.signer: str | None = None
         self.names = [n for n in zf.namelist() if not n.endswith("/")]
+        # Members that could not or must not be read (a ZIP bomb): a FAIL named each already.
+        self.unread: set[str] = set()
         self.check = check  # (status, what, subject, detail)
         self.hashes: dict[str, str] = {}  # member -> sha256 as read
         self.sums: dict[str, str] = {}
@@ -125,16 +149,39 @@ class _Bundle:
         self.manifest: dict[str, Any] = {}
         self.warcs: list[_Warc] = []
 
-    def read(self, name: str) -> bytes | None:
+    def refuse_bombs(self) -> None:
+        """Fail, and never read, every member packed beyond reason."""
+        for info in self.zip.infolist():
+            problem = _bomb(info)
+            if problem is not None and info.filename not in self.unread:
+                self.unread.add(info.filename)
+                self.check(FAIL, "file", info.filename, f"{problem}: not read")
+
+    def read(self, name: str, limit: int) -> bytes | None:
+        """The member whole, when it is at most ``limit`` bytes; None when missing or refused
+        (a FAIL names it)."""
+        if name in self.unread:
+            return None
         try:
-            return self.zip.read(name)
+            size = self.zip.getinfo(name).file_size
+            if size > limit:
+                self.unread.add(name)
+                self.check(
+                    FAIL, "file", name, f"unpacks to {size:,} bytes, over the {limit:,} it may hold"
+                )
+                return None
+            with self.zip.open(name) as fh:
+                return fh.read(limit)
         except KeyError:
             return None
         except _READ_ERRORS as exc:
+            self.unread.add(name)
             self.check(FAIL, "file", name, f"cannot be read from the ZIP ({exc})")
             return None
 
     def hash(self, name: str) -> str | None:
+        if name in self.unread:
+            return None
         if name not in self.hashes:
             digest = hashlib.sha256()
             try:
@@ -142,6 +189,7 @@ class _Bundle:
                     while chunk := fh.read(layout.CHUNK):
                         digest.update(chunk)
             except _READ_ERRORS as exc:
+                self.unread.add(name)
                 self.check(FAIL, "file", name, f"cannot be read from the ZIP ({exc})")
                 return None
             self.hashes[name] = digest.hexdigest()
@@ -179,6 +227,7 @@ class _Verifier:
             bundle = _Bundle(zf, self.check, self.trusted_keys)
             if len(set(bundle.names)) != len(bundle.names):
                 bundle.check(FAIL, "bundle", str(self.path), "a file name appears twice")
+            bundle.refuse_bombs()
             _Seal(bundle).run()
             _Warcs(bundle).run()
             _Custody(bundle).run()
@@ -202,11 +251,12 @@ class _Seal:
         self._manifest()
 
     def _sums(self) -> None:
-        data = self.bundle.read(layout.SUMS)
+        data = self.bundle.read(layout.SUMS, _sums_size(self.bundle.names))
         if data is None:
-            self.bundle.check(
-                FAIL, "sha256", layout.SUMS, "missing: nothing in the bundle can be checked"
-            )
+            if layout.SUMS not in self.bundle.unread:
+                self.bundle.check(
+                    FAIL, "sha256", layout.SUMS, "missing: nothing in the bundle can be checked"
+                )
             return
         self.bundle.sums_bytes = data
         try:
@@ -237,10 +287,12 @@ class _Seal:
                 )
 
     def _signature(self) -> None:
-        signature = self.bundle.read(layout.SIGNATURE)
-        pem = self.bundle.read(layout.PUBLIC_KEY)
+        signature = self.bundle.read(layout.SIGNATURE, _KEY_SIZE)
+        pem = self.bundle.read(layout.PUBLIC_KEY, _KEY_SIZE)
         if signature is None or pem is None:
             missing = layout.SIGNATURE if signature is None else layout.PUBLIC_KEY
+            if missing in self.bundle.unread:
+                return
             self.bundle.check(
                 FAIL, "signature", missing, "missing: the bundle cannot be authenticated"
             )
@@ -290,7 +342,7 @@ class _Seal:
             )
 
     def _manifest(self) -> None:
-        data = self.bundle.read(layout.MANIFEST)
+        data = self.bundle.read(layout.MANIFEST, _log_size(self.bundle.names))
         try:
             self.bundle.manifest = json.loads(data) if data is not None else {}
         except ValueError:
@@ -335,6 +387,9 @@ class _Warcs:
                 self._extracted(warc)
 
     def _warc(self, warc: _Warc) -> None:
+        self.bundle.warcs.append(warc)
+        if warc.member in self.bundle.unread:
+            return
         problems: list[str] = []
         count = 0
         try:
@@ -349,6 +404,10 @@ class _Warcs:
                         digest.update(chunk)
                         if payload is not None:
                             payload.write(chunk)
+                            if payload.tell() > _JSON_SIZE:
+                                raise ValueError(
+                                    f"its provenance record is over {_JSON_SIZE:,} bytes"
+                                )
                     warc.records[record_id] = digest.hexdigest()
                     if (headers.get_header("WARC-Target-URI") or "").startswith("urn:dom:"):
                         stated = headers.get_header("WARC-Payload-Digest") or ""
@@ -369,7 +428,6 @@ class _Warcs:
                         )
         except Exception as exc:  # a damaged file can break the reader anywhere
             problems.append(f"cannot be read as WARC after {count} records ({exc})")
-        self.bundle.warcs.append(warc)
         if problems:
             self.bundle.check(FAIL, "warc", warc.member, "; ".join(problems))
         else:
@@ -571,9 +629,10 @@ class _Custody:
 
     def run(self) -> None:
         name = layout.CUSTODY
-        data = self.bundle.read(name)
+        data = self.bundle.read(name, _log_size(self.bundle.names))
         if data is None:
-            self.bundle.check(FAIL, "custody", name, "missing")
+            if name not in self.bundle.unread:
+                self.bundle.check(FAIL, "custody", name, "missing")
             return
         try:
             entries = [json.loads(line) for line in data.decode("utf-8").splitlines()]
@@ -643,6 +702,8 @@ class _Wacz:
             self.bundle.check(FAIL, "wacz", "case-*.wacz", "missing")
             return
         for name in names:
+            if name in self.bundle.unread:
+                continue
             try:
                 with self.bundle.zip.open(name) as fh, zipfile.ZipFile(fh) as inner:
                     problems = self._wacz_problems(inner)
@@ -654,8 +715,11 @@ class _Wacz:
                 self.bundle.check(OK, "wacz", name, "every file matches datapackage.json")
 
     def _wacz_problems(self, inner: zipfile.ZipFile) -> list[str]:
-        package_bytes = inner.read("datapackage.json")
-        digest = json.loads(inner.read("datapackage-digest.json"))
+        bombs = [f"{i.filename}: {p}" for i in inner.infolist() if (p := _bomb(i)) is not None]
+        if bombs:
+            return bombs
+        package_bytes = _read_small(inner, "datapackage.json")
+        digest = json.loads(_read_small(inner, "datapackage-digest.json"))
         if digest.get("hash") != "sha256:" + hashlib.sha256(package_bytes).hexdigest():
             return ["datapackage.json does not match datapackage-digest.json"]
         package = json.loads(package_bytes)
@@ -695,8 +759,10 @@ class _Wacz:
         }
         if packed != warcs:
             problems.append("its WARC files are not the captures' WARC files")
-        if not inner.read("pages/pages.jsonl").startswith(b'{"format": "json-pages-1.0"'):
-            problems.append("pages/pages.jsonl has no json-pages-1.0 header")
+        header = b'{"format": "json-pages-1.0"'
+        with inner.open("pages/pages.jsonl") as pages:
+            if pages.read(len(header)) != header:
+                problems.append("pages/pages.jsonl has no json-pages-1.0 header")
         return problems
 
 
@@ -729,7 +795,7 @@ class _Timestamps:
             self._token(name, latest)
 
     def _token(self, name: str, latest: datetime | None) -> None:
-        raw = self.bundle.read(name)
+        raw = self.bundle.read(name, _TOKEN_SIZE)
         if raw is None:
             return
         token = read_token(raw)
@@ -775,7 +841,7 @@ class _Timestamps:
 def _report_signature(bundle: _Bundle, roots: list[x509.Certificate] | None) -> None:
     """report.pdf's PAdES signature, when it has one: intact over the whole file, who signed it,
     and its timestamp (from the given TSA CA, when one is given)."""
-    pdf = bundle.read(layout.REPORT_PDF)
+    pdf = bundle.read(layout.REPORT_PDF, _REPORT_PDF_SIZE)
     found = check_pdf_signature(pdf, roots or ()) if pdf is not None else None
     if found is None:
         return
@@ -789,6 +855,27 @@ def _report_signature(bundle: _Bundle, roots: list[x509.Certificate] | None) -> 
         f"PAdES {found.level} over the whole file, signed by {found.signer} (certificate "
         f"issued by {found.issuer}), timestamp {found.timestamp} from {found.tsa}",
     )
+
+
+def _bomb(info: zipfile.ZipInfo) -> str | None:
+    """Why a member must not be unpacked: a method a bundle does not use, or a ratio no
+    evidence file has."""
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return f"packed with ZIP method {info.compress_type}, not stored or deflated"
+    if info.file_size > _RATIO_FROM and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return (
+            f"unpacks to {info.file_size:,} bytes from {info.compress_size:,}, a ratio over "
+            f"{MAX_RATIO}:1 (a ZIP bomb)"
+        )
+    return None
+
+
+def _read_small(inner: zipfile.ZipFile, name: str) -> bytes:
+    size = inner.getinfo(name).file_size
+    if size > _JSON_SIZE:
+        raise ValueError(f"{name} unpacks to {size:,} bytes, over the {_JSON_SIZE:,}")
+    with inner.open(name) as fh:
+        return fh.read(_JSON_SIZE)
 
 
 def _is_provenance(headers: Any) -> bool:

@@ -10,8 +10,43 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import DecompressingBufferedReader
 
 CHUNK = 1 << 20
+# The most bytes of header lines (WARC and HTTP headers, chunk sizes) a record may have with no
+# content between them: real headers are a few KB (a URL up to 2 MB), and warcio holds them whole.
+MAX_HEADERS = 8 << 20
+
+
+class _BoundedReader(DecompressingBufferedReader):  # type: ignore[misc]
+    """warcio's reader, refusing a run of header lines beyond MAX_HEADERS: a hostile file (one
+    endless line inside a small gzip member, or millions of short ones) is otherwise read into
+    memory whole."""
+
+    in_headers = 0
+
+    def readline(self, length: int | None = None) -> bytes:
+        allowed = MAX_HEADERS + 1 - self.in_headers
+        line: bytes = super().readline(allowed if length is None else min(length, allowed))
+        self.in_headers += len(line)
+        if self.in_headers > MAX_HEADERS:
+            raise ValueError(f"headers over {MAX_HEADERS:,} bytes")
+        return line
+
+    def read(self, length: int | None = None) -> bytes:
+        self.in_headers = 0
+        data: bytes = super().read(length)
+        return data
+
+
+class _Iterator(ArchiveIterator):  # type: ignore[misc]
+    def __init__(self, stream: IO[bytes], *, check_digests: bool) -> None:
+        super().__init__(stream, check_digests=check_digests)
+        self.reader = _BoundedReader(self.fh)  # as warcio makes it, bounded
+
+    def _next_record(self, next_line: Any) -> Any:
+        self.reader.in_headers = 0  # each record's headers count on their own
+        return super()._next_record(next_line)
 
 
 class Record:
@@ -76,7 +111,7 @@ def scan(stream: IO[bytes], *, check_digests: bool = False) -> Iterator[Record]:
     With ``check_digests``, each record's WARC-Block-Digest and WARC-Payload-Digest are checked
     as it is read (as ``warcio check`` does): see ``Record.digest_problems``.
     """
-    iterator = ArchiveIterator(stream, check_digests=check_digests)
+    iterator = _Iterator(stream, check_digests=check_digests)
     for record in iterator:
         yield Record(record, iterator)
 
