@@ -62,7 +62,8 @@ class ObservationRow(Base):
     """One capture of a URL, as a point of that URL's time-line."""
 
     __tablename__ = "observations"
-    __table_args__ = (Index("ix_observations_url_at", "url", "observed_at"),)
+    # By hash on PostgreSQL: a long URL fits no btree entry (migration 0004).
+    __table_args__ = (Index("ix_observations_url", "url", postgresql_using="hash"),)
 
     capture_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     url: Mapped[str] = mapped_column(Text)

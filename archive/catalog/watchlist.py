@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text, or_, select
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.catalog.db import Base, UTCDateTime
@@ -20,6 +20,9 @@ from archive.job import Job
 
 class WatchRow(Base):
     __tablename__ = "watchlist"
+    # By hash on PostgreSQL, where a long URL fits no btree entry; there the URL is unique by an
+    # exclusion constraint on its hash (migration 0004).
+    __table_args__ = (Index("ix_watchlist_seed_url", "seed_url", postgresql_using="hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     url: Mapped[str] = mapped_column(Text, unique=True)
@@ -31,7 +34,7 @@ class WatchRow(Base):
     tags: Mapped[list[str]] = mapped_column(JSON)
     obey_robots: Mapped[bool] = mapped_column(Boolean)
     # None for a seed; otherwise the seed whose follow rules found this URL, and where.
-    seed_url: Mapped[str | None] = mapped_column(Text, index=True)
+    seed_url: Mapped[str | None] = mapped_column(Text)
     found_on: Mapped[str | None] = mapped_column(Text)
     found_in_capture_id: Mapped[int | None] = mapped_column(Integer)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
