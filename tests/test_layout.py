@@ -17,7 +17,7 @@ PACKAGES = ("archive", "crawler", "spiders")
 # Root modules that folders may import: the crawler↔archive contract and small utilities.
 ROOT_UTILITIES = {
     "archive": {"capture", "chain", "digest", "exceptions", "job", "times", "version"},
-    "crawler": {"browser", "exceptions", "settings", "run"},
+    "crawler": {"browser", "exceptions", "invisible", "settings", "run"},
 }
 MAX_LINES = 400
 
