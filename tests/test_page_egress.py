@@ -128,7 +128,7 @@ def _capture(service: Service, url: str) -> tuple[dict[str, Any], dict[str, Any]
     done = service.wait(service.report(url, case="EGRESS")["id"])
     assert done["status"] == "stored", done
     capture = done["capture"]
-    meta = next(r for r in read_warc(capture["warc"]) if r.type == "metadata").json()
+    meta = next(r for r in read_warc(service.store / capture["warc"]) if r.type == "metadata").json()
     return capture, meta
 
 
@@ -171,7 +171,7 @@ def test_a_cross_site_frame_reaching_for_an_internal_address_is_refused(
     capture, meta = _capture(guarded, public.url("/frame-internal"))
     assert internal.hits == before, "the frame reached into the private network"
     assert "iframe" in [t["type"] for t in meta["frames_and_workers"]]
-    records = read_warc(capture["warc"])
+    records = read_warc(guarded.store / capture["warc"])
     assert any(r.type == "response" and r.target == embedded.url("/embed") for r in records)
     refused = [f for f in meta["failed_or_blocked"] if f["url"] == internal.url("/secret")]
     assert refused and all("refused by the URL guard" in f["error"] for f in refused)
@@ -196,7 +196,7 @@ def test_through_the_gate_the_record_keeps_the_server_address(guarded: Service, 
     assert meta["server_ip"] == "127.0.0.3"
     assert meta["refused_connections"] == []
     page = next(
-        r for r in read_warc(capture["warc"]) if r.type == "response" and r.target.endswith("/ad")
+        r for r in read_warc(guarded.store / capture["warc"]) if r.type == "response" and r.target.endswith("/ad")
     )
     assert page.header("WARC-IP-Address") == "127.0.0.3"
 
