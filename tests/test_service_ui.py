@@ -138,8 +138,11 @@ def test_the_list_shows_status_changes_and_thumbnails_without_reloading(
     expect(row.locator("td.http")).to_have_text("200")
     thumb = row.locator("td.thumb img")
     expect(thumb).to_be_visible()
+    # A function, not an expression: Playwright polls an expression through eval(), which the
+    # service's CSP (script-src 'self', no 'unsafe-eval') rightly refuses.
     page.wait_for_function(
-        f"document.querySelector(\"tr[data-report='{request_id}'] td.thumb img\").naturalWidth > 0"
+        f"() => document.querySelector(\"tr[data-report='{request_id}'] td.thumb img\")"
+        ".naturalWidth > 0"
     )
     assert page.evaluate("window.__not_reloaded") is True
 
