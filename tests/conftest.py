@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from demo.site import AdSite
+from demo.social import SocialSite
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -31,6 +32,14 @@ pytest_plugins = ["tests.s3_fixtures", "tests.pades_fixtures"]
 def site() -> Iterator[AdSite]:
     """The ad site, served from the test process on a free loopback port."""
     server = AdSite(ads=3).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def social() -> Iterator[SocialSite]:
+    """The stand-in social site (demo/social.py): sign in with ``social.sign_in()``."""
+    server = SocialSite().start()
     yield server
     server.stop()
 
