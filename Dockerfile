@@ -4,7 +4,7 @@ FROM python:3.11-slim-bookworm
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends chromium fonts-dejavu-core ca-certificates \
-       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 tzdata \
+       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 tzdata ffmpeg \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 lastseen

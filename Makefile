@@ -8,14 +8,14 @@ BIN := $(VENV)/bin
 PYWB_VENV := .venv-pywb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup browser export-deps pywb lint bench soak clean
+.PHONY: run test setup browser export-deps media-deps pywb lint bench soak clean
 
 $(BIN)/lastseen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-setup: $(BIN)/lastseen browser export-deps
+setup: $(BIN)/lastseen browser export-deps media-deps
 
 # Playwright's own Chromium when `playwright install chromium` worked, else Debian's.
 browser: $(BIN)/lastseen
@@ -35,6 +35,25 @@ export-deps:
 		echo "installing Debian packages for the export report: $(EXPORT_DEBS)"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(EXPORT_DEBS) >/dev/null; }
+
+# Video (issue 13): ffmpeg/ffprobe describe the copies and make the report's keyframe strips, and
+# the tests make their test video with it; hls.js (npm) plays the demo's HLS stream through MSE,
+# kept in a cache folder of its own and served by the demo from there, never from a CDN.
+MEDIA_DEBS := ffmpeg
+HLSJS_VERSION := 1.7.4
+HLSJS_DIR := .cache/npm-hls
+media-deps: $(HLSJS_DIR)/node_modules/hls.js/dist/hls.min.js
+	@dpkg -s $(MEDIA_DEBS) >/dev/null 2>&1 || { \
+		echo "installing Debian packages for video: $(MEDIA_DEBS)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(MEDIA_DEBS) >/dev/null; }
+
+$(HLSJS_DIR)/node_modules/hls.js/dist/hls.min.js:
+	@command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm >/dev/null; }
+	mkdir -p $(HLSJS_DIR)
+	npm install --silent --no-audit --no-fund --prefix $(HLSJS_DIR) hls.js@$(HLSJS_VERSION)
+	@touch $@
 
 $(PYWB_VENV)/bin/wayback:
 	$(PYTHON) -m venv $(PYWB_VENV)

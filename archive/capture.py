@@ -80,6 +80,21 @@ class Resource:
 
 
 @dataclass
+class MediaFile:
+    """A complete copy of a video the page showed, made beside the browser (yt-dlp), waiting on
+    disk to be sealed: the WARC writer streams it from ``path`` and never holds it in memory."""
+
+    source_url: str  # where the copy came from (a manifest, a media URL, the page for yt-dlp)
+    path: str
+    content_type: str
+    length: int  # bytes of ``path`` to store; fewer than the file holds when ``truncated``
+    truncated: str | None = None  # WARC-Truncated's reason ("length", "time"), None when whole
+    # What the record's metadata record says: tool and version, yt-dlp's info JSON, ffprobe's
+    # output, the executables' SHA-256, declared against captured duration.
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Capture:
     """Everything recorded for one requested URL."""
 
@@ -94,6 +109,7 @@ class Capture:
     # Index in `exchanges` of the response that is "the page" (the last hop of the main chain).
     main_index: int | None = None
     resources: list[Resource] = field(default_factory=list)
+    media: list[MediaFile] = field(default_factory=list)  # complete copies of videos (issue 13)
     # Free-form provenance gathered by the crawler: timings, flags, outlinks, failures.
     provenance: dict[str, Any] = field(default_factory=dict)
     # Who, with what: software and browser versions, user agent, viewport, settings.

@@ -307,6 +307,9 @@ class Archive:
             records["provenance"] = _ref(written.provenance)
         for kind, ref in written.resources.items():
             records[kind] = _ref(ref)
+        for number, (ref, info) in enumerate(written.media, 1):
+            records[f"media#{number}"] = _ref(ref)
+            records[f"media-info#{number}"] = _ref(info)
         res = written.resources
         env = capture.environment
         return CaptureRow(

@@ -22,6 +22,7 @@ from warcio.warcwriter import WARCWriter
 
 from archive.capture import BODY_COMPLETE, BODY_NONE, Capture, Exchange, Headers
 from archive.digest import WarcDigester, sha256_hex
+from archive.warc.media import write_media
 
 WARC_VERSION = "WARC/1.1"
 
@@ -147,6 +148,7 @@ class WrittenCapture:
     provenance: RecordRef | None = None
     resources: dict[str, RecordRef] = field(default_factory=dict)
     metadata: dict[str, RecordRef] = field(default_factory=dict)
+    media: list[tuple[RecordRef, RecordRef]] = field(default_factory=list)  # resource, its info
     date: str = ""  # the WARC-Date every record of the capture carries
 
 
@@ -335,6 +337,10 @@ class CaptureWriter:
             if original is None:
                 self._remember(key, result.resources[res.kind], date)
 
+        result.media = write_media(
+            w, lambda rec: self._write(rec, refs), capture.media, url, {**common, **concurrent}
+        )
+
         for meta in metadata:
             extra = {"WARC-Refers-To": meta.refers_to} if meta.refers_to else {}
             record = w.create_warc_record(
@@ -354,6 +360,8 @@ class CaptureWriter:
             **{kind: ref.record_id for kind, ref in result.resources.items()},
             **{name: ref.record_id for name, ref in result.metadata.items()},
         }
+        if result.media:
+            provenance["records"]["media"] = [ref.record_id for ref, _ in result.media]
         revisits = [ref for ref in refs if ref.record_type == "revisit"]
         if revisits:
             provenance["revisits"] = {ref.record_id: ref.refers_to for ref in revisits}
