@@ -116,6 +116,8 @@ class Capture:
     environment: dict[str, Any] = field(default_factory=dict)
     case_id: str | None = None
     note: str | None = None
+    # Identifier kinds the job asked alerts for (a seed's alert:); derived after sealing.
+    alert: tuple[str, ...] = ()
 
     @property
     def main(self) -> Exchange | None:

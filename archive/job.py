@@ -36,6 +36,8 @@ class Job:
     depth: int = 1  # levels of links followed from here (0: none)
     tags: tuple[str, ...] = ()
     obey_robots: bool = False  # evidence captures ignore robots.txt unless told
+    # Identifier kinds (phone, telegram, image, ...) that alert when seen in another case.
+    alert: tuple[str, ...] = ()
     # Why it is captured; for a followed link, the seed whose rule found it, where and which rule.
     reason: str = REQUESTED
     seed: str | None = None

@@ -21,6 +21,7 @@ SEED = Job(
     depth=2,
     tags=("transport",),
     obey_robots=True,
+    alert=("image", "phone"),
     line=3,
 )
 
@@ -35,9 +36,9 @@ def test_a_job_is_a_value_and_where_a_seed_file_states_it_does_not_matter():
 def test_a_link_found_by_a_rule_inherits_the_case_schedule_and_rules_one_level_less_deep():
     seed = Job(**{**SEED.__dict__, "note": "from the tip line", "print_of": PrintOf(1, "ab")})
     ad = seed.found("https://ads.example/ad/7", "/ad/*")
-    assert (ad.case, ad.every, ad.follow, ad.tags, ad.obey_robots) == (
-        "BXL-2026-0412", 900, ("/ad/*",), ("transport",), True
-    )
+    assert (ad.case, ad.every, ad.follow, ad.tags, ad.obey_robots, ad.alert) == (
+        "BXL-2026-0412", 900, ("/ad/*",), ("transport",), True, ("image", "phone")
+    )  # fmt: skip
     assert (ad.depth, ad.reason, ad.rule) == (1, FOUND, "/ad/*")
     assert (ad.seed, ad.found_on, ad.site) == (seed.url, seed.url, seed.url)
     assert (ad.note, ad.print_of, ad.line) == (None, None, None)

@@ -16,6 +16,7 @@ GOOD = """\
   depth: 2
   tags: [transport, uk]
   obey_robots: true
+  alert: [Phone, image, telegram]
 - url: https://other.example/list
   every: 1d
 - https://third.example/ad/9
@@ -31,9 +32,11 @@ def test_a_yaml_seed_file_gives_each_seed_its_schedule_and_rules(tmp_path):
     assert first.case == "BXL-2026-0412"
     assert first.follow == ("https://ads.example/ad/*", "/profile/*")
     assert (first.depth, first.tags, first.obey_robots) == (2, ("transport", "uk"), True)
+    assert first.alert == ("image", "phone", "telegram")
     assert (second.every, second.case, second.depth, second.follow) == (86400, "DEFAULT", 1, ())
+    assert second.alert == (), "a seed without alert: alerts as the crawl's options say"
     assert second.obey_robots is False, "evidence captures do not obey robots.txt by default"
-    assert (third.url, third.every, third.line) == ("https://third.example/ad/9", None, 11)
+    assert (third.url, third.every, third.line) == ("https://third.example/ad/9", None, 12)
 
 
 def test_the_plain_one_url_a_line_format_still_works(tmp_path):
@@ -74,6 +77,8 @@ def test_a_yaml_file_is_also_a_seed_file_for_a_plain_crawl(tmp_path):
         ("- url: https://a.example/\n  every: 15m\n  every: 1h\n", 3, "given twice"),
         ("url: https://a.example/\n", 1, "expected a list of seeds"),
         ("- url: https://a.example/\n  tags: [a\n", 3, "not valid YAML"),
+        ("- url: https://a.example/\n  alert: [phone, wa]\n", 2, "unknown alert kind(s) wa;"),
+        ("- url: https://a.example/\n  alert: {phone: 1}\n", 2, "alert must be a single value"),
     ],
 )
 def test_a_bad_seed_is_named_by_its_line(text, line, message):
@@ -107,7 +112,7 @@ def test_one_reader_gives_jobs_that_name_their_line_in_either_format(tmp_path):
     ]
     listed = tmp_path / "seeds.yaml"
     listed.write_text(GOOD)
-    assert [j.line for j in read_seed_file(listed)] == [2, 9, 11]
+    assert [j.line for j in read_seed_file(listed)] == [2, 10, 12]
 
 
 def test_a_seed_with_a_bad_url_and_a_bad_key_value_is_named_for_its_url(tmp_path):

@@ -33,6 +33,8 @@ class WatchRow(Base):
     depth: Mapped[int] = mapped_column(Integer)
     tags: Mapped[list[str]] = mapped_column(JSON)
     obey_robots: Mapped[bool] = mapped_column(Boolean)
+    # Identifier kinds that alert when seen in another case (a seed's alert:, migration 0005).
+    alert: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
     # None for a seed; otherwise the seed whose follow rules found this URL, and where.
     seed_url: Mapped[str | None] = mapped_column(Text)
     found_on: Mapped[str | None] = mapped_column(Text)
@@ -51,6 +53,7 @@ class WatchRow(Base):
         self.depth = job.depth
         self.tags = list(job.tags)
         self.obey_robots = job.obey_robots
+        self.alert = list(job.alert)
 
     def job(self) -> Job:
         """The watched URL as a job (why it is captured now is the scheduler's to say)."""
@@ -62,6 +65,7 @@ class WatchRow(Base):
             depth=self.depth,
             tags=tuple(self.tags),
             obey_robots=self.obey_robots,
+            alert=tuple(self.alert or ()),
             seed=self.seed_url,
             found_on=self.found_on,
         )
@@ -75,6 +79,7 @@ class WatchRow(Base):
             "depth": self.depth,
             "tags": list(self.tags),
             "obey_robots": self.obey_robots,
+            "alert": list(self.alert or ()),
             "seed": self.seed_url,
             "found_on": self.found_on,
         }

@@ -16,6 +16,7 @@ import click
 
 from archive import Archive
 from archive.catalog.runlock import RunLock
+from archive.derive.alerts import describe as describe_alert
 from archive.job import Job
 from archive.store.local import LocalStore, open_store
 from archive.times import rfc3339, utc_now
@@ -63,6 +64,8 @@ def _describe(summary: dict[str, Any]) -> None:
             diff = watch["diff"]
             extra += f", diff +{diff['lines_added']} -{diff['lines_removed']} lines"
         out.print(f"    {verdict}{extra}; next due {watch['next_due_at'] or 'never'}")
+    for alert in summary.get("alerts", []):
+        out.print(f"    {marked(describe_alert(alert))}", soft_wrap=True)
 
 
 def run_due(
@@ -95,7 +98,9 @@ def run_due(
     lock = RunLock(archive.catalog)
     started = utc_now()
     totals: dict[str, Any] = {key: 0 for key in SUMMARY_KEYS}
-    totals.update({"due": 0, "skipped": 0, "seeds": len(seeds), "started_at": rfc3339(started)})
+    totals.update(
+        {"due": 0, "skipped": 0, "alerts": 0, "seeds": len(seeds), "started_at": rfc3339(started)}
+    )
     try:
         if not lock.acquire():
             holder = lock.holder()
@@ -142,6 +147,7 @@ def _run(
     )
 
     def show(summary: dict[str, Any]) -> None:
+        totals["alerts"] += len(summary.get("alerts", []))
         watch = summary.get("watch") or {}
         logger.info(
             "capture %s %s HTTP %s %s %s %s",
@@ -183,7 +189,8 @@ def _run(
         err.print(
             f"{totals['due']} due, {totals['captured']} captured: {totals['new']} new, "
             f"{totals['unchanged']} unchanged, {totals['changed']} changed, "
-            f"{totals['gone']} gone, {totals['failed']} failed, {totals['followed']} followed "
-            f"(log: {log_path})"
+            f"{totals['gone']} gone, {totals['failed']} failed, {totals['followed']} followed"
+            + (f", {totals['alerts']} alert(s)" if totals["alerts"] else "")
+            + f" (log: {log_path})"
         )
     return code

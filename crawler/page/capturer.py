@@ -370,6 +370,7 @@ class PageCapturer:
             environment=environment,
             case_id=job.case,
             note=job.note,
+            alert=job.alert,
         )
 
     async def _close(self, page: Any) -> None:

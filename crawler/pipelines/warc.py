@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -56,9 +57,9 @@ class WarcPipeline:
         assert self.archive is not None
         row = await asyncio.to_thread(self.archive.seal, item)
         # Identifiers and photo hashes, from the sealed records (issue 14); never fails a capture.
-        alerts = await asyncio.to_thread(
-            derive_sealed, self.archive, row, self.alerts, self.regions
-        )
+        # A seed's alert: kinds add to --alert-known's for its captures and the links it follows.
+        policy = replace(self.alerts, known=self.alerts.known | frozenset(item.alert))
+        alerts = await asyncio.to_thread(derive_sealed, self.archive, row, policy, self.regions)
         self.stats.inc_value("indicators/failed" if alerts is None else "indicators/derived")
         self.stats.inc_value("capture/sealed")
         self.stats.inc_value(f"capture/outcome/{item.outcome}")

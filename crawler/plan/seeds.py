@@ -9,6 +9,7 @@ runs. A seed file is one URL a line, or YAML with a schedule and follow rules pe
   depth: 1                            # levels of links followed (0: none)
   tags: [transport, uk]
   obey_robots: false                  # evidence captures ignore robots.txt unless told
+  alert: [phone, telegram, image]     # alert when a capture shows one seen in another case
 ```
 
 An error names the file and the line, and the file is not used.
@@ -25,6 +26,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from archive.derive.alerts import parse_kinds
+from archive.exceptions import ConfigError
 from archive.job import Job
 from crawler.exceptions import InputError
 from crawler.invisible import escaped, first_hidden
@@ -226,6 +229,13 @@ def _obey_robots(node: yaml.Node) -> bool:
     return raw.lower() in ("true", "yes", "on", "y")
 
 
+def _alert(node: yaml.Node) -> tuple[str, ...]:
+    try:
+        return tuple(sorted(parse_kinds([value for _, value in _strings(node, "alert")])))
+    except ConfigError as exc:
+        raise _Error(node, f"alert: {exc}") from None
+
+
 # A YAML seed's keys besides url, each read into the Job field of the same name (checked in this
 # order, whatever the file's).
 _FIELDS: dict[str, Callable[[yaml.Node], Any]] = {
@@ -235,6 +245,7 @@ _FIELDS: dict[str, Callable[[yaml.Node], Any]] = {
     "depth": _depth,
     "tags": _tags,
     "obey_robots": _obey_robots,
+    "alert": _alert,
 }
 KEYS = ("url", *_FIELDS)
 
