@@ -51,6 +51,10 @@ COMMANDS = {
         "groups.",
     ),
     "ls": Entry("crawler.cli.catalog", "List captures, oldest first."),
+    "profile": Entry(
+        "crawler.cli.profile",
+        "Signed-in browser profiles for captures behind a login (kept encrypted).",
+    ),
     "search": Entry(
         "crawler.cli.indicators",
         "Find the captures that show an identifier, or a photo like a given one.",

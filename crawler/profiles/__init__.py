@@ -1,0 +1,1 @@
+"""Browser profiles: an investigator's signed-in browser state, kept encrypted, used by captures."""
