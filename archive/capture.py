@@ -118,6 +118,8 @@ class Capture:
     note: str | None = None
     # Identifier kinds the job asked alerts for (a seed's alert:); derived after sealing.
     alert: tuple[str, ...] = ()
+    # The queue's job it answers (a fleet worker's capture): sealed at most once per job.
+    job_id: int | None = None
 
     @property
     def main(self) -> Exchange | None:
