@@ -388,7 +388,9 @@ class Archive:
             raise KeyError(kind)
         # A revisit record holds no payload: read the stored original it refers to.
         where = ref.get("refers_to") or {
-            "warc": row.warc_name, "offset": ref["offset"], "length": ref["length"]
+            "warc": row.warc_name,
+            "offset": ref["offset"],
+            "length": ref["length"],
         }
         obj = self._stored_copy(where["warc"])
         if obj is not None:
