@@ -75,8 +75,6 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.urlguard.UrlGuardMiddleware": 50,
     # After the guard: a refused URL never waits for a place.
     "crawler.middlewares.perhost.PerHostLimit": 60,
-    # Then a place on the job's browser profile, and its signed-in state for the context.
-    "crawler.middlewares.profiles.ProfileMiddleware": 70,
 }
 URLGUARD_ENABLED = False
 URLGUARD_ALLOW_PRIVATE = False
@@ -91,6 +89,12 @@ CAPTURE_VIEWPORT = "1280x900"
 CAPTURE_PDF = True
 CAPTURE_USER_AGENT = None
 CAPTURE_IGNORE_HTTPS_ERRORS = True
+# Video (issue 13): auto, on, all or off; the size of one copy; how long a live stream is recorded;
+# how long all yt-dlp runs of one capture may take.
+CAPTURE_MEDIA = "auto"
+CAPTURE_MEDIA_MAX_BYTES = 4 * 1024**3
+CAPTURE_MEDIA_LIVE_SECONDS = 60.0
+CAPTURE_MEDIA_TIMEOUT = 600.0
 
 ARCHIVE_STORE = os.environ.get("LASTSEEN_STORE") or "./lastseen-data"
 ARCHIVE_DB = os.environ.get("LASTSEEN_DB") or None

@@ -118,3 +118,27 @@ def test_one_reader_gives_jobs_that_name_their_line_in_either_format(tmp_path):
 def test_a_seed_with_a_bad_url_and_a_bad_key_value_is_named_for_its_url(tmp_path):
     with pytest.raises(InputError, match="line 1: only http and https"):
         parse_yaml("- url: ftp://a.example/\n  every: soon\n", "watch.yaml")
+
+
+def test_a_seed_says_whether_its_video_is_copied_and_the_watch_list_keeps_it(tmp_path, db_url):
+    from datetime import UTC, datetime
+
+    from archive.catalog.db import Catalog
+    from archive.catalog.watchlist import get, sync_seeds
+
+    path = tmp_path / "seeds.yaml"
+    path.write_text(
+        "- url: https://a.example/v\n  media: true\n"
+        "- url: https://a.example/w\n  media: false\n- url: https://a.example/x\n"
+    )
+    seeds = read_seed_file(path)
+    assert [s.media for s in seeds] == [True, False, None]
+    catalog = Catalog(db_url or f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    catalog.migrate()
+    with catalog.session() as s:
+        sync_seeds(s, seeds, datetime.now(UTC))
+    with catalog.session() as s:
+        assert [get(s, seed.url).job().media for seed in seeds] == [True, False, None]
+    catalog.dispose()
+    with pytest.raises(InputError, match="media must be true or false"):
+        parse_yaml("- url: https://a.example/\n  media: sometimes\n")

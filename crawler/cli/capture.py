@@ -25,10 +25,49 @@ from crawler.cli.common import (
 )
 from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import case_option, json_option, timeout_option
-from crawler.cli.profile import EXIT_LOGIN_WALL, check_profiles, report_login_walls
-from crawler.page.config import CaptureConfig
+from crawler.page.config import MEDIA_CHOICES, CaptureConfig
 from crawler.plan.seeds import check_url, read_seed_file
 from crawler.run import crawl_settings, run_crawl
+
+
+def media_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Video (issue 13): how much of a page's video is kept, and within which limits."""
+    for option in reversed(
+        [
+            click.option(
+                "--media",
+                type=click.Choice(MEDIA_CHOICES),
+                envvar="LASTSEEN_MEDIA",
+                help="Video: auto (default) completes what the player fetched and copies with "
+                "yt-dlp where a video was seen; on copies even where none was; all also keeps "
+                "every rendition of a stream; off keeps what the browser fetched, no more.",
+            ),
+            click.option(
+                "--media-max-bytes",
+                type=click.IntRange(1),
+                envvar="LASTSEEN_MEDIA_MAX_BYTES",
+                metavar="N",
+                help="Keep at most N bytes of one video copy (default 4 GB); a cut is stated.",
+            ),
+            click.option(
+                "--media-live-seconds",
+                type=click.FloatRange(1, 86400),
+                envvar="LASTSEEN_MEDIA_LIVE_SECONDS",
+                metavar="S",
+                help="Record a live stream for at most S seconds (default 60); said partial.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _media_settings(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "CAPTURE_MEDIA": params.pop("media", None),
+        "CAPTURE_MEDIA_MAX_BYTES": params.pop("media_max_bytes", None),
+        "CAPTURE_MEDIA_LIVE_SECONDS": params.pop("media_live_seconds", None),
+    }
 
 
 def _crawl(
@@ -67,13 +106,8 @@ def _crawl(
 @case_option("Case number to file it under.", from_env=True)
 @click.option("--note", metavar="TEXT", help="Why it was captured (kept in the catalog).")
 @timeout_option("Give up waiting on the page after S seconds (default 30); what arrived is kept.")
-@click.option(
-    "--profile",
-    metavar="NAME",
-    help="Capture signed in with this browser profile (lastseen profile); its session is "
-    "redacted from the evidence.",
-)
 @json_option("Print the capture as one JSON object.")
+@media_options
 @click.pass_context
 @friendly
 def capture(
@@ -82,14 +116,12 @@ def capture(
     case: str | None,
     note: str | None,
     timeout: float | None,
-    profile: str | None,
     as_json: bool,
+    **media: Any,
 ) -> None:
-    """Capture one URL now. Exit 0 when stored (a 404 too), 3 when the site was unreachable,
-    5 when a profile's capture met a login wall."""
-    seed = Job(url=check_url(url), case=case, note=note, profile=profile)
-    check_profiles(ctx, [seed])
-    result = _crawl(ctx, [seed], timeout, lambda summary: None)
+    """Capture one URL now. Exit 0 when stored (a 404 too), 3 when the site was unreachable."""
+    seed = Job(url=check_url(url), case=case, note=note)
+    result = _crawl(ctx, [seed], timeout, lambda summary: None, _media_settings(media))
     if not result.captures:
         raise click.ClickException(
             "the capture was not stored" + (f": {result.errors[0]}" if result.errors else "")
@@ -99,11 +131,8 @@ def capture(
         print_json(summary)
     else:
         describe(summary)
-        report_login_walls(ctx, [seed], result.captures)
     if summary["outcome"] in FAILED_OUTCOMES:
         ctx.exit(EXIT_UNREACHABLE)
-    if summary["outcome"] == "login-wall":
-        ctx.exit(EXIT_LOGIN_WALL)
 
 
 @click.command()
@@ -151,6 +180,7 @@ def capture(
     help="Alert when a capture shows an identifier of these kinds (comma-separated: phone, "
     "telegram, image, email, iban, ...) already seen in another case.",
 )
+@media_options
 @click.pass_context
 @friendly
 def crawl(
@@ -165,6 +195,7 @@ def crawl(
     delay: float | None,
     autothrottle: bool | None,
     alert_known: str | None,
+    **media: Any,
 ) -> None:
     """Capture every URL of a seed file: one URL per line (# for comments) or YAML seeds.
 
@@ -177,6 +208,7 @@ def crawl(
         "DOWNLOAD_DELAY": delay,
         "AUTOTHROTTLE_ENABLED": autothrottle,
         "ALERT_KNOWN": alert_known,
+        **_media_settings(media),
     }
     if due:
         from crawler.cli.due import run_due
@@ -194,7 +226,6 @@ def crawl(
     if log_file:
         raise UserError("--log is for scheduled runs: add --due")
     seeds = read_seed_file(seeds_file, case=case)
-    check_profiles(ctx, seeds)
 
     def show(summary: dict[str, Any]) -> None:
         if as_json:
@@ -213,7 +244,6 @@ def crawl(
             f"{len(result.captures)} of {len(seeds)} seed(s) captured, {failed} unreachable"
             + (f", {alerts} alert(s)" if alerts else "")
         )
-        report_login_walls(ctx, seeds, result.captures)
     if result.interrupted:
         ctx.exit(1)
 

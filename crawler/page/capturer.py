@@ -30,9 +30,9 @@ from archive.times import rfc3339_or_none
 from crawler.page.config import CaptureConfig
 from crawler.page.egress import release as release_egress
 from crawler.page.hostslot import release as release_host
+from crawler.page.media import ALL, PLAYED, complete, copy_sources, survey
 from crawler.page.recorder import META_KEY, REFUSED, NetworkRecorder
-from crawler.page.signin import signed_in
-from crawler.profiles.lease import release as release_profile
+from crawler.page.ytdlp import MediaLimits, copy_media
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,6 @@ class PageCapturer:
         finally:
             release_host(response.meta)  # the page is closed: the site may see the next one
             release_egress(response.meta)
-            release_profile(response.meta)
 
     async def _capture(self, response: Any) -> Capture:
         meta = response.meta
@@ -144,6 +143,12 @@ class PageCapturer:
         if scroll.get("steps"):
             idle = await recorder.wait_idle(deadline.left(self.config.settle_timeout)) and idle
         phase("settle")
+        job: Job = meta[JOB_KEY]
+        media: dict[str, Any] = {}
+        if self.config.media != "off":
+            mode = ALL if self.config.media == ALL else PLAYED
+            media = await complete(page, recorder, mode, deadline.left())
+            phase("media")
 
         resources: list[Resource] = []
         outlinks: list[str] = []
@@ -190,6 +195,7 @@ class PageCapturer:
                 "problems": problems,
                 "timings_s": timings,
                 **(_print_reused(same_print) if same_print is not None else {}),
+                **({"media": media} if media else {}),
             },
             user_agent=user_agent,
             browser=page.context.browser.version if page.context.browser else None,
@@ -202,9 +208,37 @@ class PageCapturer:
         if not loaded and capture.outcome == OUTCOME_OK:
             capture.outcome = OUTCOME_TIMEOUT
             capture.error = f"the page did not finish loading within {self.config.timeout:g} s"
-        await signed_in(page, meta, capture)
+        sources = copy_sources(
+            survey(recorder.hops()), capture.final_url or final_url, self.config.media, job.media
+        )
+        cookies = await _safe(page.context.cookies()) if sources else None
         await self._close(page)
+        if sources:
+            await self._copy_media(capture, sources, cookies or [], recorder, user_agent)
+            phase("media_copy")
         return capture
+
+    async def _copy_media(
+        self,
+        capture: Capture,
+        sources: list[tuple[str, bool, float | None]],
+        cookies: list[dict[str, Any]],
+        recorder: NetworkRecorder,
+        user_agent: str | None,
+    ) -> None:
+        """Complete copies with yt-dlp, after the page is closed: same cookies, same gate."""
+        config = self.config
+        limits = MediaLimits(
+            config.media_max_bytes, config.media_live_seconds, config.media_timeout
+        )
+        proxy = f"socks5h://127.0.0.1:{recorder.gate.port}" if recorder.gate is not None else None
+        capture.media, notes = await copy_media(sources, limits, cookies, proxy, user_agent)
+        capture.provenance.setdefault("media", {})["copies"] = notes
+        capture.provenance["media"]["limits"] = {
+            "CAPTURE_MEDIA_MAX_BYTES": limits.max_bytes,
+            "CAPTURE_MEDIA_LIVE_SECONDS": limits.live_seconds,
+            "CAPTURE_MEDIA_TIMEOUT": limits.timeout,
+        }
 
     async def capture_failure(self, failure: Any) -> Capture:
         """Errback side: the navigation failed; the failed attempt is evidence too."""
@@ -213,7 +247,6 @@ class PageCapturer:
         finally:
             release_host(failure.request.meta)
             release_egress(failure.request.meta)
-            release_profile(failure.request.meta)
 
     async def _capture_failure(self, failure: Any) -> Capture:
         request = failure.request
@@ -246,7 +279,6 @@ class PageCapturer:
         if capture.error.startswith(REFUSED):
             capture.outcome = OUTCOME_REFUSED
         capture.provenance["outcome"] = capture.outcome  # the metadata record says the same
-        await signed_in(None, meta, capture)
         if page is not None:
             await self._close(page)
         return capture

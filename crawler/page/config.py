@@ -18,6 +18,9 @@ def parse_viewport(value: str) -> tuple[int, int]:
     return width, height
 
 
+MEDIA_CHOICES = ("auto", "on", "all", "off")
+
+
 @dataclass(frozen=True)
 class CaptureConfig:
     timeout: float = 30.0  # whole capture, from request to last byte recorded
@@ -29,6 +32,12 @@ class CaptureConfig:
     pdf: bool = True
     user_agent: str | None = None
     ignore_https_errors: bool = True  # a bad certificate is recorded, not a reason to lose the ad
+    # Video (issue 13): "auto" completes what the player fetched and copies with yt-dlp where a
+    # video was seen; "on" copies even where none was; "all" also fetches every rendition.
+    media: str = "auto"
+    media_max_bytes: int = 4 * 1024**3
+    media_live_seconds: float = 60.0
+    media_timeout: float = 600.0
 
     @classmethod
     def from_settings(cls, settings: Any) -> CaptureConfig:
@@ -42,6 +51,12 @@ class CaptureConfig:
             pdf=settings.getbool("CAPTURE_PDF", cls.pdf),
             user_agent=settings.get("CAPTURE_USER_AGENT") or None,
             ignore_https_errors=settings.getbool("CAPTURE_IGNORE_HTTPS_ERRORS", True),
+            media=str(settings.get("CAPTURE_MEDIA") or cls.media).lower(),
+            media_max_bytes=settings.getint("CAPTURE_MEDIA_MAX_BYTES", cls.media_max_bytes),
+            media_live_seconds=settings.getfloat(
+                "CAPTURE_MEDIA_LIVE_SECONDS", cls.media_live_seconds
+            ),
+            media_timeout=settings.getfloat("CAPTURE_MEDIA_TIMEOUT", cls.media_timeout),
         )
         config.validate()
         return config
@@ -54,6 +69,12 @@ class CaptureConfig:
                 raise InputError(f"{name} cannot be negative")
         if self.scroll_max_height < 0:
             raise InputError("scroll_max_height cannot be negative")
+        if self.media not in MEDIA_CHOICES:
+            raise InputError(
+                f"media must be one of {', '.join(MEDIA_CHOICES)}, not {self.media!r}"
+            )
+        if self.media_max_bytes < 1 or self.media_live_seconds <= 0 or self.media_timeout <= 0:
+            raise InputError("the media size and time limits must be positive")
 
     def context_kwargs(self) -> dict[str, Any]:
         """Playwright browser-context options: one fresh context per capture."""

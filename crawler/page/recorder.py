@@ -584,7 +584,10 @@ class NetworkRecorder:
 
     def _match_bodies(self) -> None:
         for state in self._requests.values():
-            pending = list(state.bodies)
+            # hops() may be called while recording (the media completer reads what was seen):
+            # a body matched by an earlier call stays with its hop.
+            taken = {id(hop.body) for hop in state.hops if hop.body is not None}
+            pending = [body for body in state.bodies if id(body) not in taken]
             for hop in state.hops:
                 if hop.body is not None or (hop.response is None and hop.error):
                     continue

@@ -14,6 +14,7 @@ from archive.catalog.db import capture_summary
 from archive.derive.alerts import AlertPolicy, describe, parse_kinds
 from archive.derive.extraction import derive_sealed
 from archive.derive.indicators import phone_regions
+from crawler.page.ytdlp import discard as discard_media
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,10 @@ class WarcPipeline:
         if not isinstance(item, Capture):
             return item
         assert self.archive is not None
-        row = await asyncio.to_thread(self.archive.seal, item)
+        try:
+            row = await asyncio.to_thread(self.archive.seal, item)
+        finally:
+            discard_media(item.media)  # the copies are in the WARC now, or the capture is lost
         # Identifiers and photo hashes, from the sealed records (issue 14); never fails a capture.
         # A seed's alert: kinds add to --alert-known's for its captures and the links it follows.
         policy = replace(self.alerts, known=self.alerts.known | frozenset(item.alert))
