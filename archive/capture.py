@@ -18,7 +18,17 @@ OUTCOME_HTTP_ERROR = "http-error"
 OUTCOME_UNREACHABLE = "unreachable"
 OUTCOME_TIMEOUT = "timeout"
 OUTCOME_REFUSED = "refused"  # the URL guard refused to fetch it (a private-network address)
-OUTCOMES = (OUTCOME_OK, OUTCOME_HTTP_ERROR, OUTCOME_UNREACHABLE, OUTCOME_TIMEOUT, OUTCOME_REFUSED)
+# Captured with a browser profile that turned out signed out: the page showed its site's login
+# wall instead of itself. Kept as evidence; it says nothing of whether the page is still there.
+OUTCOME_LOGIN_WALL = "login-wall"
+OUTCOMES = (
+    OUTCOME_OK,
+    OUTCOME_HTTP_ERROR,
+    OUTCOME_UNREACHABLE,
+    OUTCOME_TIMEOUT,
+    OUTCOME_REFUSED,
+    OUTCOME_LOGIN_WALL,
+)
 
 # Provenance key of a capture with no PDF of its own because its rendered DOM is that of an
 # earlier capture, whose print stands for it: {"capture_id": int, "dom_sha256": hex}.
@@ -118,6 +128,8 @@ class Capture:
     note: str | None = None
     # Identifier kinds the job asked alerts for (a seed's alert:); derived after sealing.
     alert: tuple[str, ...] = ()
+    # The queue's job it answers (a fleet worker's capture): sealed at most once per job.
+    job_id: int | None = None
 
     @property
     def main(self) -> Exchange | None:

@@ -38,6 +38,9 @@ class Job:
     obey_robots: bool = False  # evidence captures ignore robots.txt unless told
     # Identifier kinds (phone, telegram, image, ...) that alert when seen in another case.
     alert: tuple[str, ...] = ()
+    # The browser profile (``lastseen profile``) the page is captured signed in with; links
+    # found on it are captured with it too.
+    profile: str | None = None
     # A complete copy of the page's video (yt-dlp): True even where the browser saw none, False
     # never; None: where the browser saw a video or a stream manifest (issue 13).
     media: bool | None = None

@@ -75,6 +75,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.urlguard.UrlGuardMiddleware": 50,
     # After the guard: a refused URL never waits for a place.
     "crawler.middlewares.perhost.PerHostLimit": 60,
+    # Then a place on the job's browser profile, and its signed-in state for the context.
+    "crawler.middlewares.profiles.ProfileMiddleware": 70,
 }
 URLGUARD_ENABLED = False
 URLGUARD_ALLOW_PRIVATE = False

@@ -146,6 +146,10 @@ class SocialSite:
         self.sessions: dict[str, Session] = {}
         self.tokens: dict[str, str] = {}  # dtsg token -> user
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, user or None)
+        # What a test needs to prove the session never reaches the evidence: every cookie value
+        # the site gave out, and each Cookie header it received and Set-Cookie header it sent.
+        self.issued: list[str] = []
+        self.headers_seen: list[tuple[str, str]] = []
         self.server = ThreadingHTTPServer((host, port), self._handler())
         self.server.daemon_threads = True
 
@@ -173,6 +177,7 @@ class SocialSite:
     def _new_session(self, user: str) -> str:
         sid = secrets.token_urlsafe(24)
         self.sessions[sid] = Session(user, time.time() + self.session_ttl)
+        self.issued.append(sid)
         return sid
 
     def user_of(self, sid: str | None) -> str | None:
@@ -354,6 +359,9 @@ class SocialSite:
                 self.send_header("Cache-Control", "private, no-store")
                 for name, value in extra or []:
                     self.send_header(name, value)
+                    if name == "Set-Cookie":
+                        with site.lock:
+                            site.headers_seen.append((name, value))
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":
@@ -371,6 +379,8 @@ class SocialSite:
             def record(self, user: str | None) -> None:
                 with site.lock:
                     site.requests.append((self.command, self.path, user))
+                    for value in self.headers.get_all("Cookie") or []:
+                        site.headers_seen.append(("Cookie", value))
 
             def do_HEAD(self) -> None:
                 self.do_GET()
@@ -423,6 +433,8 @@ class SocialSite:
                     with site.lock:
                         sid = site._new_session(name)
                     device = secrets.token_hex(12)
+                    with site.lock:
+                        site.issued.append(device)
                     target = form.get("next", "/")
                     target = target if target.startswith("/") else "/"
                     return self.send(302, b"", extra=[

@@ -217,12 +217,13 @@ class _Export:
         zipped.add_file(contents.wacz, str(wacz_path), wacz_path.stat().st_size)
         wacz_path.unlink()
         zipped.add_bytes(layout.INDICATORS, self._indicators(captures, referenced))
+        identifiers = self._identifiers()
 
         self.progress("recording the export in the custody log", done, total)
         entries = self._log_export(zipped.sums, captures, referenced)
         zipped.add_bytes(layout.CUSTODY, _jsonl(entries))
         assert self.export_entry is not None
-        stamps, failures = self._seal(zipped, contents, entries, work, done, total)
+        stamps, failures = self._seal(zipped, contents, entries, identifiers, work, done, total)
         self.progress("done", total, total)
         return ExportResult(
             path=self.out,
@@ -245,6 +246,25 @@ class _Export:
         members.update({ref.row.warc_name: ref.member for ref in referenced})
         with self.archive.catalog.session() as s:
             return indicators_csv(s, [c.row for c in captures], members)
+
+    def _identifiers(self) -> dict[str, Any]:
+        """The report's section on identifiers: each with the captures that show it, and the
+        captures not read for them."""
+        from sqlalchemy import select
+
+        from archive.catalog.findings import DerivedRow
+        from archive.derive import links
+
+        ids = [row.id for row in self.rows]
+        with self.archive.catalog.session() as s:
+            listed = links.listing(links.build(s, self.case, ids))
+            query = (
+                select(DerivedRow.capture_id)
+                .join(CaptureRow, CaptureRow.id == DerivedRow.capture_id)
+                .where(CaptureRow.case_id == self.case)
+            )
+            read = set(s.scalars(query))
+        return {"listed": listed, "not_read": [i for i in ids if i not in read]}
 
     def _add_capture(
         self, capture: Collected, zipped: layout.DeterministicZip, wacz: WaczWriter
@@ -272,6 +292,7 @@ class _Export:
         zipped: layout.DeterministicZip,
         contents: Contents,
         entries: list[Entry],
+        identifiers: dict[str, Any],
         work: Path,
         done: int,
         total: int,
@@ -295,6 +316,7 @@ class _Export:
                 sizes, sums, entries, self.export_entry.seq, plan, failures
             )
             model["pdf_signed"] = self.pdf_signer is not None
+            model["identifiers"] = identifiers
             report_html = report.render_html(model, self.lang).encode("utf-8")
             report_pdf = report.render_pdf(report_html.decode("utf-8"), work)
             if self.pdf_signer is not None:

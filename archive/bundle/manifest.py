@@ -143,6 +143,7 @@ class Contents:
                 "report_pdf": layout.REPORT_PDF,
                 "token": layout.token_name(0),
                 "referenced": layout.REFERENCED,
+                "indicators": layout.INDICATORS,
             },
         }
 

@@ -5,7 +5,8 @@ signature and whether its key is one the caller trusts, every WARC record digest
 check`` does), that every revisit record of a capture points to a record in the bundle with the
 payload digest it states and that every WARC a capture depends on is there (and that a PDF print
 standing for an unprinted one is of the same rendered DOM), that each file taken out of a WARC is
-the record it claims to be (of a revisit: the record it points to), the custody entries, the
+the record it claims to be (of a revisit: the record it points to), that each row of
+indicators.csv (derived) names a record of those WARCs with its SHA-256, the custody entries, the
 WACZ, and the timestamp tokens (intact, over SHA256SUMS, later than every capture, and, given the
 TSA's CA, from that TSA).
 Nothing is fetched and no catalog is needed: this runs on a machine that has only the bundle.
@@ -35,6 +36,7 @@ from cryptography import x509
 from archive.bundle import layout
 from archive.bundle.keys import fingerprint, load_public_pem, signature_valid
 from archive.bundle.pdfsign import check_pdf_signature
+from archive.bundle.retrace import retrace
 from archive.bundle.tsa import integrity_problems, read_token, trust_problems
 from archive.chain import verify_excerpt
 from archive.times import rfc3339
@@ -230,6 +232,7 @@ class _Verifier:
             bundle.refuse_bombs()
             _Seal(bundle).run()
             _Warcs(bundle).run()
+            _indicators(bundle)
             _Custody(bundle).run()
             _Wacz(bundle).run()
             _Timestamps(bundle, self.roots).run()
@@ -836,6 +839,39 @@ class _Timestamps:
             self.bundle.check(FAIL, "timestamp", name, "; ".join(trust))
         else:
             self.bundle.check(OK, "timestamp", name, "from a TSA certified by the given CA")
+
+
+def _indicators(bundle: _Bundle) -> None:
+    """Every row of indicators.csv (derived data) names a record of the bundle's WARC files with
+    the SHA-256 that record holds, and is labelled derived. A bundle made before lastseen read
+    identifiers has no such file."""
+    name = layout.INDICATORS
+    if name not in bundle.names or name in bundle.unread:
+        return
+    records = {
+        record_id: (warc.member, digest)
+        for warc in bundle.warcs
+        for record_id, digest in warc.records.items()
+        if record_id not in warc.revisits
+    }
+    try:
+        with bundle.zip.open(name) as fh:
+            done = retrace(fh, records)
+    except _READ_ERRORS as exc:
+        bundle.check(FAIL, "derived", name, f"cannot be read from the ZIP ({exc})")
+        return
+    if done.problems:
+        more = f"; and {done.more:,} more" if done.more else ""
+        bundle.check(FAIL, "derived", name, "; ".join(done.problems) + more)
+        return
+    labels = ", ".join(sorted(done.labels)) or "no rows"
+    bundle.check(
+        OK,
+        "derived",
+        name,
+        f"derived data ({labels}): each of its {done.rows:,} rows names a record of the "
+        f"bundle's WARC files with the SHA-256 that record holds",
+    )
 
 
 def _report_signature(bundle: _Bundle, roots: list[x509.Certificate] | None) -> None:

@@ -90,6 +90,8 @@ class CaptureRow(Base):
     network_idle: Mapped[bool | None] = mapped_column(Boolean)
     software: Mapped[str | None] = mapped_column(String(200))
     browser: Mapped[str | None] = mapped_column(String(200))
+    # The queue's job this capture answers (archive.catalog.queue); unique: a job seals once.
+    job_id: Mapped[int | None] = mapped_column(Integer, unique=True)
 
 
 class CustodyRow(Base):

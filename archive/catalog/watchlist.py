@@ -35,6 +35,8 @@ class WatchRow(Base):
     obey_robots: Mapped[bool] = mapped_column(Boolean)
     # Identifier kinds that alert when seen in another case (a seed's alert:, migration 0005).
     alert: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
+    # The browser profile its captures are signed in with (migration 0005_profiles).
+    profile: Mapped[str | None] = mapped_column(String(64))
     # A seed's media: (migration 0005_media); None where the seed does not say.
     media: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     # None for a seed; otherwise the seed whose follow rules found this URL, and where.
@@ -56,6 +58,7 @@ class WatchRow(Base):
         self.tags = list(job.tags)
         self.obey_robots = job.obey_robots
         self.alert = list(job.alert)
+        self.profile = job.profile
         self.media = job.media
 
     def job(self) -> Job:
@@ -69,6 +72,7 @@ class WatchRow(Base):
             tags=tuple(self.tags),
             obey_robots=self.obey_robots,
             alert=tuple(self.alert or ()),
+            profile=self.profile,
             media=self.media,
             seed=self.seed_url,
             found_on=self.found_on,
@@ -84,6 +88,7 @@ class WatchRow(Base):
             "tags": list(self.tags),
             "obey_robots": self.obey_robots,
             "alert": list(self.alert or ()),
+            "profile": self.profile,
             "media": self.media,
             "seed": self.seed_url,
             "found_on": self.found_on,

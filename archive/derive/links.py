@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -55,11 +56,15 @@ def _find(parent: dict[str, str], node: str) -> str:
     return node
 
 
-def build(session: Session, case_id: str) -> Graph:
+def build(session: Session, case_id: str, capture_ids: Collection[int] | None = None) -> Graph:
+    """The graph of the case's captures (or of these captures of the case)."""
     graph = Graph()
     query = select(CaptureRow).where(CaptureRow.case_id == case_id).order_by(CaptureRow.id)
-    graph.captures = {c.id: c for c in session.scalars(query)}
+    wanted = None if capture_ids is None else set(capture_ids)
+    graph.captures = {c.id: c for c in session.scalars(query) if wanted is None or c.id in wanted}
     for f in catalog_findings.of_case(session, case_id):
+        if f.capture_id not in graph.captures:
+            continue
         node = f"{family(f.kind)}:{f.value}"
         graph.identifiers[node] = (family(f.kind), f.value)
         graph.edges.append(
@@ -76,7 +81,8 @@ def build(session: Session, case_id: str) -> Graph:
         node = f"{IMAGE}:{photo.pdq}"
         graph.identifiers[node] = (IMAGE, photo.pdq)
         for _, other, _ in photohashes.similar(session, photo.pdq, case_id=case_id):
-            named.setdefault(other.id, node)
+            if other.capture_id in graph.captures:
+                named.setdefault(other.id, node)
         named.setdefault(photo.id, node)
     for photo in photos:
         graph.edges.append(
@@ -111,6 +117,31 @@ def build(session: Session, case_id: str) -> Graph:
         for node in nodes:
             graph.group[node] = number
     return graph
+
+
+def listing(graph: Graph) -> list[dict[str, Any]]:
+    """Each identifier with the captures that show it (the export's report lists them): those
+    shown by the most captures first, then by group, kind and value. A photo is named by its
+    hash and the address of the image in the first capture that shows it."""
+    shown: dict[str, set[int]] = {}
+    photo_url: dict[str, tuple[int, str]] = {}
+    for e in graph.edges:
+        shown.setdefault(e.node, set()).add(e.capture_id)
+        if graph.identifiers[e.node][0] == IMAGE:
+            photo_url[e.node] = min(
+                photo_url.get(e.node, (e.capture_id, e.raw)), (e.capture_id, e.raw)
+            )
+    order = sorted(shown, key=lambda n: (-len(shown[n]), graph.group[n], *graph.identifiers[n]))
+    return [
+        {
+            "kind": graph.identifiers[node][0],
+            "value": graph.identifiers[node][1],
+            "captures": sorted(shown[node]),
+            "group": graph.group[node],
+            "photo_url": photo_url[node][1] if node in photo_url else None,
+        }
+        for node in order
+    ]
 
 
 def _capture_order(nodes: list[str]) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import io
 import itertools
+import logging
 import os
 import re
 import socket
@@ -15,6 +16,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from archive.capture import Capture
 from archive.catalog import custody
@@ -31,6 +33,7 @@ DEFAULT_STORE = "./lastseen-data"
 WARC_PREFIX = "lastseen"
 
 _serial = itertools.count(1)
+logger = logging.getLogger(__name__)
 
 
 def default_operator() -> str:
@@ -182,7 +185,14 @@ class Archive:
         return archive
 
     def seal(self, capture: Capture, actor: str | None = None) -> CaptureRow:
-        """Write the capture's WARC, then catalogue it with its custody entry in one transaction."""
+        """Write the capture's WARC, then catalogue it with its custody entry in one transaction.
+
+        A queue job's second capture (its worker died after sealing, before saying so, and the
+        job ran again) is not sealed: the job's first capture is returned.
+        """
+        sealed_before = self._sealed_for_job(capture.job_id)
+        if sealed_before is not None:
+            return sealed_before
         filename = warc_filename(capture, self.config.warc_prefix, next(_serial))
         day = capture.started_at.astimezone(UTC)
         name = f"warcs/{day:%Y/%m/%d}/{filename}"
@@ -197,6 +207,39 @@ class Archive:
         sealed = pending.sealed
         assert sealed is not None
         row = self._row(capture, written, name, sealed.location, sealed.sha256, sealed.size)
+        pending_upload = None
+        try:
+            pending_upload = self._catalogue(capture, row, recapture, written, name, sealed, actor)
+        except IntegrityError:
+            # Another worker sealed the same job in the meantime: its capture is the job's.
+            sealed_before = self._sealed_for_job(capture.job_id)
+            if sealed_before is None:
+                raise
+            logger.warning("job %s sealed twice; %s is not catalogued", capture.job_id, name)
+            return sealed_before
+        if self.uploads is not None and pending_upload is not None:
+            # One attempt now, bounded in time; a failure leaves the capture spooled for later.
+            self.uploads.push([pending_upload])
+            row = self.catalog.get(row.id) or row
+        return row
+
+    def _sealed_for_job(self, job_id: int | None) -> CaptureRow | None:
+        if job_id is None:
+            return None
+        with self.catalog.session() as s:
+            return s.scalars(select(CaptureRow).where(CaptureRow.job_id == job_id)).first()
+
+    def _catalogue(
+        self,
+        capture: Capture,
+        row: CaptureRow,
+        recapture: Recapture,
+        written: WrittenCapture,
+        name: str,
+        sealed: SealedFile,
+        actor: str | None,
+    ) -> int | None:
+        """The capture's row, index entries, upload and custody entry, in one transaction."""
         pending_upload = None
         with self.catalog.session() as s:
             s.add(row)
@@ -225,13 +268,10 @@ class Archive:
                     "warc_sha256": sealed.sha256,
                     "warc_size": sealed.size,
                     "case": capture.case_id,
+                    **({"job": capture.job_id} if capture.job_id is not None else {}),
                 },
             )
-        if self.uploads is not None and pending_upload is not None:
-            # One attempt now, bounded in time; a failure leaves the capture spooled for later.
-            self.uploads.push([pending_upload])
-            row = self.catalog.get(row.id) or row
-        return row
+        return pending_upload
 
     def keep(
         self,
@@ -336,6 +376,7 @@ class Archive:
             network_idle=capture.provenance.get("network_idle"),
             software=env.get("software"),
             browser=env.get("browser"),
+            job_id=capture.job_id,
         )
 
     def read_record(self, row: CaptureRow, kind: str) -> bytes:
@@ -347,7 +388,9 @@ class Archive:
             raise KeyError(kind)
         # A revisit record holds no payload: read the stored original it refers to.
         where = ref.get("refers_to") or {
-            "warc": row.warc_name, "offset": ref["offset"], "length": ref["length"]
+            "warc": row.warc_name,
+            "offset": ref["offset"],
+            "length": ref["length"],
         }
         obj = self._stored_copy(where["warc"])
         if obj is not None:

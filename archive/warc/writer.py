@@ -88,9 +88,17 @@ class _Sha256WarcWriter(WARCWriter):  # type: ignore[misc]
 # costs CPU and saves nothing, so their gzip member uses stored blocks (level 0, still gzip).
 _COMPRESSED_MAJOR = ("image/", "video/", "audio/", "font/")
 _COMPRESSED_TYPES = (
-    "application/pdf", "application/zip", "application/gzip", "application/x-gzip",
-    "application/zstd", "application/x-7z-compressed", "application/vnd.rar", "font/woff2",
-    "application/font-woff", "application/font-woff2", "application/octet-stream",
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+    "application/x-gzip",
+    "application/zstd",
+    "application/x-7z-compressed",
+    "application/vnd.rar",
+    "font/woff2",
+    "application/font-woff",
+    "application/font-woff2",
+    "application/octet-stream",
 )
 _UNCOMPRESSED_IMAGES = ("image/svg+xml", "image/bmp", "image/x-icon", "image/vnd.microsoft.icon")
 
@@ -177,6 +185,18 @@ def _rename_transport_headers(
         else:
             out.append((name, value))
     return out, renamed
+
+
+def _redaction_records(redaction: dict[str, Any], records: list[dict[str, str]]) -> dict[str, Any]:
+    """The redaction note with each value's record id in place of its exchange's index."""
+    values = []
+    for entry in redaction.get("values", []):
+        entry = dict(entry)
+        index = entry.pop("exchange", None)
+        if isinstance(index, int) and index < len(records):
+            entry["record"] = records[index].get(entry.get("record_type", ""))
+        values.append(entry)
+    return {**redaction, "values": values}
 
 
 def _request_target(url: str) -> str:
@@ -308,6 +328,7 @@ class CaptureWriter:
         common = {"WARC-Date": date, "WARC-Warcinfo-ID": info_ref.record_id}
 
         header_notes: list[dict[str, Any]] = []
+        exchange_records: list[dict[str, str]] = []
         for index, exchange in enumerate(capture.exchanges):
             resp_ref = None
             if exchange.response is not None:
@@ -315,7 +336,11 @@ class CaptureWriter:
                 resp_ref = self._write_response(exchange, common, header_notes, refs, main)
                 if main:
                     result.main = resp_ref
-            self._write_request(exchange, common, resp_ref, refs)
+            req_ref = self._write_request(exchange, common, resp_ref, refs)
+            exchange_records.append(
+                {"request": req_ref.record_id}
+                | ({"response": resp_ref.record_id} if resp_ref else {})
+            )
 
         concurrent = {"WARC-Concurrent-To": result.main.record_id} if result.main else {}
         url = capture.final_url or capture.requested_url
@@ -355,6 +380,8 @@ class CaptureWriter:
 
         provenance = dict(capture.provenance)
         provenance["stored_payloads"] = header_notes
+        if "redaction" in provenance:
+            provenance["redaction"] = _redaction_records(provenance["redaction"], exchange_records)
         provenance["records"] = {
             "main_response": result.main.record_id if result.main else None,
             **{kind: ref.record_id for kind, ref in result.resources.items()},
@@ -441,7 +468,7 @@ class CaptureWriter:
         common: dict[str, str],
         resp_ref: RecordRef | None,
         refs: list[RecordRef],
-    ) -> None:
+    ) -> RecordRef:
         req = ex.request
         http_headers = StatusAndHeaders(
             f"{req.method} {_request_target(req.url)} {req.http_version}",
@@ -464,5 +491,4 @@ class CaptureWriter:
         )
         for proto in _protocols(ex):
             record.rec_headers.add_header("WARC-Protocol", proto)
-        self._write(record, refs)
-
+        return self._write(record, refs)

@@ -25,6 +25,7 @@ from crawler.cli.common import (
 )
 from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import case_option, json_option, timeout_option
+from crawler.cli.profile import EXIT_LOGIN_WALL, check_profiles, report_login_walls
 from crawler.page.config import MEDIA_CHOICES, CaptureConfig
 from crawler.plan.seeds import check_url, read_seed_file
 from crawler.run import crawl_settings, run_crawl
@@ -106,6 +107,12 @@ def _crawl(
 @case_option("Case number to file it under.", from_env=True)
 @click.option("--note", metavar="TEXT", help="Why it was captured (kept in the catalog).")
 @timeout_option("Give up waiting on the page after S seconds (default 30); what arrived is kept.")
+@click.option(
+    "--profile",
+    metavar="NAME",
+    help="Capture signed in with this browser profile (lastseen profile); its session is "
+    "redacted from the evidence.",
+)
 @json_option("Print the capture as one JSON object.")
 @media_options
 @click.pass_context
@@ -116,11 +123,14 @@ def capture(
     case: str | None,
     note: str | None,
     timeout: float | None,
+    profile: str | None,
     as_json: bool,
     **media: Any,
 ) -> None:
-    """Capture one URL now. Exit 0 when stored (a 404 too), 3 when the site was unreachable."""
-    seed = Job(url=check_url(url), case=case, note=note)
+    """Capture one URL now. Exit 0 when stored (a 404 too), 3 when the site was unreachable,
+    5 when a profile's capture met a login wall."""
+    seed = Job(url=check_url(url), case=case, note=note, profile=profile)
+    check_profiles(ctx, [seed])
     result = _crawl(ctx, [seed], timeout, lambda summary: None, _media_settings(media))
     if not result.captures:
         raise click.ClickException(
@@ -131,8 +141,11 @@ def capture(
         print_json(summary)
     else:
         describe(summary)
+        report_login_walls(ctx, [seed], result.captures)
     if summary["outcome"] in FAILED_OUTCOMES:
         ctx.exit(EXIT_UNREACHABLE)
+    if summary["outcome"] == "login-wall":
+        ctx.exit(EXIT_LOGIN_WALL)
 
 
 @click.command()
@@ -226,6 +239,7 @@ def crawl(
     if log_file:
         raise UserError("--log is for scheduled runs: add --due")
     seeds = read_seed_file(seeds_file, case=case)
+    check_profiles(ctx, seeds)
 
     def show(summary: dict[str, Any]) -> None:
         if as_json:
@@ -244,6 +258,7 @@ def crawl(
             f"{len(result.captures)} of {len(seeds)} seed(s) captured, {failed} unreachable"
             + (f", {alerts} alert(s)" if alerts else "")
         )
+        report_login_walls(ctx, seeds, result.captures)
     if result.interrupted:
         ctx.exit(1)
 

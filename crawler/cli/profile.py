@@ -11,11 +11,13 @@ from typing import Any
 
 import click
 
-from crawler.cli.common import marked, out, print_json
+from crawler.cli.common import err, marked, out, print_json
 from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import json_option
 from crawler.profiles.formats import cookie_names, read_state, storage_state
 from crawler.profiles.store import Profile, ProfileStore, check_name, open_profiles
+
+EXIT_LOGIN_WALL = 5
 
 
 def _store(ctx: click.Context) -> ProfileStore:
@@ -244,6 +246,34 @@ def rm(ctx: click.Context, name: str) -> None:
     if not _store(ctx).remove(name):
         raise UserError(f"no profile named {name!r} (lastseen profile ls)")
     out.print(f"profile {marked(name)} deleted")
+
+
+def check_profiles(ctx: click.Context, jobs: list[Any]) -> None:
+    """Every profile the jobs name exists and can be decrypted: a one-line error before anything
+    is captured."""
+    names = sorted({job.profile for job in jobs if job.profile})
+    if names:
+        store = _store(ctx)
+        for name in names:
+            store.get(name)
+
+
+def report_login_walls(ctx: click.Context, jobs: list[Any], summaries: list[Any]) -> None:
+    """Tell the operator which profiles are signed out after this run (on stderr)."""
+    walled = [s for s in summaries if s.get("outcome") == "login-wall"]
+    names = sorted({job.profile for job in jobs if job.profile})
+    if not walled or not names:
+        return
+    store = _store(ctx)
+    for name in names:
+        p = store.find(name)
+        if p is not None and p.signed_out_since:
+            err.print(
+                f"[yellow]profile {marked(name)} ({marked(p.account)}) is signed out since "
+                f"{p.signed_out_since}[/]: {len(walled)} capture(s) met a login wall; sign in "
+                f"again (lastseen profile login/import {marked(name)})",
+                soft_wrap=True,
+            )
 
 
 COMMANDS = [profile]

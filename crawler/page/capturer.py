@@ -32,7 +32,9 @@ from crawler.page.egress import release as release_egress
 from crawler.page.hostslot import release as release_host
 from crawler.page.media import ALL, PLAYED, complete, copy_sources, survey
 from crawler.page.recorder import META_KEY, REFUSED, NetworkRecorder
+from crawler.page.signin import signed_in
 from crawler.page.ytdlp import MediaLimits, copy_media
+from crawler.profiles.lease import release as release_profile
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +115,7 @@ class PageCapturer:
         finally:
             release_host(response.meta)  # the page is closed: the site may see the next one
             release_egress(response.meta)
+            release_profile(response.meta)
 
     async def _capture(self, response: Any) -> Capture:
         meta = response.meta
@@ -208,6 +211,7 @@ class PageCapturer:
         if not loaded and capture.outcome == OUTCOME_OK:
             capture.outcome = OUTCOME_TIMEOUT
             capture.error = f"the page did not finish loading within {self.config.timeout:g} s"
+        await signed_in(page, meta, capture)
         sources = copy_sources(
             survey(recorder.hops()), capture.final_url or final_url, self.config.media, job.media
         )
@@ -247,6 +251,7 @@ class PageCapturer:
         finally:
             release_host(failure.request.meta)
             release_egress(failure.request.meta)
+            release_profile(failure.request.meta)
 
     async def _capture_failure(self, failure: Any) -> Capture:
         request = failure.request
@@ -279,6 +284,7 @@ class PageCapturer:
         if capture.error.startswith(REFUSED):
             capture.outcome = OUTCOME_REFUSED
         capture.provenance["outcome"] = capture.outcome  # the metadata record says the same
+        await signed_in(None, meta, capture)
         if page is not None:
             await self._close(page)
         return capture

@@ -10,6 +10,7 @@ runs. A seed file is one URL a line, or YAML with a schedule and follow rules pe
   tags: [transport, uk]
   obey_robots: false                  # evidence captures ignore robots.txt unless told
   alert: [phone, telegram, image]     # alert when a capture shows one seen in another case
+  profile: anna                       # captured signed in with this browser profile
   media: true                         # a complete copy of its video (yt-dlp), even unseen
 ```
 
@@ -237,6 +238,13 @@ def _alert(node: yaml.Node) -> tuple[str, ...]:
         raise _Error(node, f"alert: {exc}") from None
 
 
+def _profile(node: yaml.Node) -> str:
+    from crawler.profiles.store import check_name
+
+    try:
+        return check_name(_scalar(node, "profile").strip())
+    except InputError as exc:
+        raise _Error(node, str(exc)) from None
 def _media(node: yaml.Node) -> bool:
     raw = _scalar(node, "media")
     if not node.tag.endswith(":bool"):
@@ -254,6 +262,7 @@ _FIELDS: dict[str, Callable[[yaml.Node], Any]] = {
     "tags": _tags,
     "obey_robots": _obey_robots,
     "alert": _alert,
+    "profile": _profile,
     "media": _media,
 }
 KEYS = ("url", *_FIELDS)

@@ -191,6 +191,8 @@ class ProfileStore:
     def __init__(self, backend: _Folder | _Catalog, folder: Path) -> None:
         self._backend = backend
         self.folder = folder
+        # The shared catalog's engine (advisory locks hold a profile across machines), if any.
+        self.engine = backend.catalog.engine if isinstance(backend, _Catalog) else None
         self.where = (
             f"catalog {backend.catalog.safe_url}" if isinstance(backend, _Catalog) else str(folder)
         )

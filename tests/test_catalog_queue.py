@@ -1,0 +1,175 @@
+"""The fleet's job queue in PostgreSQL: one pending job per URL, on-demand first, politeness
+across workers, leases that outlive a dead worker, and a job that seals once however often it
+runs."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text, update
+
+from archive import Archive, ArchiveConfig
+from archive.catalog import queue
+from archive.catalog.db import CaptureRow
+from archive.catalog.hosts import HostRow, Politeness
+from archive.catalog.queue import JobRow
+from archive.catalog.workers import beat, fleet_status
+from archive.job import DUE, FOUND, REQUESTED, Job
+from tests.conftest import PG_ADMIN_URL
+from tests.s3_fixtures import sample_capture
+
+
+@pytest.fixture
+def fleet_db() -> Iterator[str]:
+    """A database of this file's own on the machine's PostgreSQL."""
+    name = f"fleet_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def archive(fleet_db: str, tmp_path: Path) -> Iterator[Archive]:
+    opened = Archive.open(ArchiveConfig(store=str(tmp_path / "store"), db=fleet_db, operator="op"))
+    yield opened
+    opened.close()
+
+
+def test_one_pending_job_per_url_and_a_report_moves_it_forward(archive: Archive):
+    catalog = archive.catalog
+    scheduled = Job(url="http://a.example/1", reason=DUE)
+    assert len(queue.enqueue(catalog, [scheduled, scheduled])) == 1
+    assert queue.enqueue(catalog, [Job(url="http://a.example/1", reason=REQUESTED)]) == []
+    with catalog.session() as s:
+        rows = list(s.scalars(select(JobRow)))
+    assert [(r.kind, r.priority) for r in rows] == [(DUE, queue.PRIORITY[REQUESTED])]
+    row = queue.claim(catalog, "w1", 30, Politeness())
+    assert row is not None
+    assert queue.enqueue(catalog, [scheduled]) == []  # running counts as pending
+    capture = archive.seal(sample_capture("http://a.example/1", None))
+    queue.complete(catalog, row.id, capture.id)
+    assert len(queue.enqueue(catalog, [scheduled])) == 1  # done: the next one may be queued
+
+
+def test_on_demand_first_then_found_links_then_scheduled(archive: Archive):
+    catalog = archive.catalog
+    queue.enqueue(catalog, [Job(url=f"http://s{n}.example/", reason=DUE) for n in range(3)])
+    queue.enqueue(catalog, [Job(url="http://f.example/", reason=FOUND)])
+    queue.enqueue(catalog, [Job(url="http://r.example/", reason=REQUESTED)])
+    order = []
+    while (row := queue.claim(catalog, "w", 30, Politeness(per_host=0))) is not None:
+        order.append(row.url)
+    assert order == [
+        "http://r.example/",
+        "http://f.example/",
+        "http://s0.example/",
+        "http://s1.example/",
+        "http://s2.example/",
+    ]
+
+
+def test_claims_of_many_workers_keep_the_per_host_limit_and_never_share_a_job(archive: Archive):
+    catalog = archive.catalog
+    urls = [f"http://{host}.example/{n}" for host in ("a", "b") for n in range(10)]
+    queue.enqueue(catalog, [Job(url=u, reason=DUE) for u in urls])
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def work(name: str) -> None:
+        for _ in range(10):
+            row = queue.claim(catalog, name, 30, Politeness(per_host=2))
+            if row is not None:
+                with lock:
+                    claimed.append(row.id)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(claimed) == len(set(claimed)) == 4  # two places on each of the two sites
+    with catalog.session() as s:
+        running = s.execute(
+            select(JobRow.host).where(JobRow.status == queue.RUNNING)
+        ).scalars().all()
+    assert sorted(running) == ["a.example", "a.example", "b.example", "b.example"]
+
+
+def test_the_delay_holds_for_the_fleet_and_a_refusing_site_is_backed_off(archive: Archive):
+    catalog = archive.catalog
+    queue.enqueue(catalog, [Job(url=f"http://slow.example/{n}", reason=DUE) for n in range(3)])
+    polite = Politeness(per_host=5, delay=60)
+    first = queue.claim(catalog, "w1", 120, polite)
+    assert first is not None
+    assert queue.claim(catalog, "w2", 30, polite) is None  # the next page waits for the delay
+    wake = queue.next_wake(catalog)
+    assert wake is not None and wake > queue.now() + timedelta(seconds=50)
+    refused = sample_capture("http://slow.example/0", None)
+    refused.http_status = 429
+    sealed = archive.seal(refused)
+    queue.complete(catalog, first.id, sealed.id)
+    with catalog.session() as s:
+        site = s.get(HostRow, "slow.example")
+        assert site is not None and site.reason == "HTTP 429" and site.refusals == 1
+        s.execute(update(HostRow).values(next_at=None))
+    assert queue.claim(catalog, "w2", 30, polite) is None  # backed off, whoever asks
+    assert "slow.example" in fleet_status(catalog)["backed_off"]
+
+
+def test_a_dead_workers_job_is_taken_again_after_its_lease_then_given_up(archive: Archive):
+    catalog = archive.catalog
+    (job_id,) = queue.enqueue(catalog, [Job(url="http://a.example/x", reason=DUE)])
+    for attempt in range(1, queue.MAX_ATTEMPTS + 1):
+        row = queue.claim(catalog, f"w{attempt}", 30, Politeness())
+        assert row is not None and row.id == job_id and row.attempts == attempt
+        assert queue.claim(catalog, "other", 30, Politeness()) is None  # leased
+        with catalog.session() as s:  # the worker died: its lease runs out, its backoff too
+            s.execute(update(JobRow).values(lease_until=queue.now() - timedelta(seconds=1)))
+        queue.claim(catalog, "reaper", 30, Politeness())
+        with catalog.session() as s:
+            s.execute(update(JobRow).values(run_after=queue.now()))
+    with catalog.session() as s:
+        row = s.get(JobRow, job_id)
+    assert row is not None and row.status == queue.FAILED
+    assert row.error is not None and "gave up after 3 attempts" in row.error
+    assert f"worker w{queue.MAX_ATTEMPTS} stopped" in row.error
+
+
+def test_a_job_sealed_twice_yields_one_capture(archive: Archive):
+    catalog = archive.catalog
+    (job_id,) = queue.enqueue(catalog, [Job(url="http://a.example/y", reason=REQUESTED)])
+    first = sample_capture("http://a.example/y", None)
+    first.job_id = job_id
+    again = sample_capture("http://a.example/y", None)
+    again.job_id = job_id
+    one, two = archive.seal(first), archive.seal(again)
+    assert one.id == two.id
+    with catalog.session() as s:
+        assert s.scalars(select(CaptureRow.id).where(CaptureRow.job_id == job_id)).all() == [one.id]
+
+
+def test_status_counts_the_queue_and_the_workers_alive(archive: Archive):
+    catalog = archive.catalog
+    queue.enqueue(catalog, [Job(url=f"http://a.example/{n}", reason=DUE) for n in range(3)])
+    queue.enqueue(catalog, [Job(url="http://r.example/", reason=REQUESTED)])
+    row = queue.claim(catalog, "host1:7:abc", 30, Politeness())
+    assert row is not None
+    beat(catalog, "host1:7:abc", host="host1", pid=7, browser="chromium", current=[row.id],
+         captures=0)  # fmt: skip
+    status = fleet_status(catalog)
+    assert status["queue"][DUE] == {"queued": 3, "running": 0}
+    assert status["queue"][REQUESTED] == {"queued": 0, "running": 1}
+    assert [(w["host"], w["pid"], w["current"]) for w in status["workers"]] == [
+        ("host1", 7, [row.id])
+    ]
