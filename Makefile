@@ -8,14 +8,14 @@ BIN := $(VENV)/bin
 PYWB_VENV := .venv-pywb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup browser export-deps media-deps pywb lint bench soak clean
+.PHONY: run test setup browser behaviors export-deps media-deps pywb lint bench soak clean
 
 $(BIN)/lastseen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-setup: $(BIN)/lastseen browser export-deps media-deps
+setup: $(BIN)/lastseen browser behaviors export-deps media-deps
 
 # Playwright's own Chromium when `playwright install chromium` worked, else Debian's.
 browser: $(BIN)/lastseen
@@ -24,6 +24,19 @@ browser: $(BIN)/lastseen
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 	@echo "browser: $$($(BIN)/python -m crawler.browser)"
+
+# In-page behaviors: Webrecorder's browsertrix-behaviors from npm, the version pinned in
+# package.json and package-lock.json (crawler/page/behaviors.py finds it under node_modules/).
+BEHAVIORS_JS := node_modules/browsertrix-behaviors/dist/behaviors.js
+behaviors: $(BEHAVIORS_JS)
+
+$(BEHAVIORS_JS): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "no npm found: installing Debian's npm package"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # Export: WeasyPrint prints the report with Debian's pango; the export tests read the PDF with
 # pdftotext and run the README's jq and openssl commands; the report's local times need tzdata;
@@ -81,4 +94,4 @@ soak: setup
 	$(BIN)/python bench/bench.py --soak 1000 --skip bare --skip local --skip s3 --skip service --skip hashing --skip indicators
 
 clean:
-	rm -rf $(VENV) $(PYWB_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PYWB_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

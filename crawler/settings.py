@@ -7,9 +7,12 @@ for where evidence goes. The ``LASTSEEN_*`` environment variables fill them in.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from crawler.browser import launch_options
 from crawler.plan.seeds import MAX_URL_LENGTH
+
+BEHAVIORS_SCRIPT = "node_modules/browsertrix-behaviors/dist/behaviors.js"
 
 BOT_NAME = "lastseen"
 SPIDER_MODULES = ["spiders"]
@@ -97,6 +100,15 @@ CAPTURE_MEDIA = "auto"
 CAPTURE_MEDIA_MAX_BYTES = 4 * 1024**3
 CAPTURE_MEDIA_LIVE_SECONDS = 60.0
 CAPTURE_MEDIA_TIMEOUT = 600.0
+# browsertrix-behaviors (crawler.page.behaviors), as `make setup` installs it from npm; "" for
+# none. Without it pages are captured with the plain scroll, and a warning says so.
+CAPTURE_BEHAVIORS_SCRIPT = os.environ.get(
+    "LASTSEEN_BEHAVIORS_SCRIPT",
+    str(Path(__file__).resolve().parent.parent / BEHAVIORS_SCRIPT),
+)
+CAPTURE_BEHAVIOR_TIMEOUT = os.environ.get("LASTSEEN_BEHAVIOR_TIMEOUT") or None
+# host[:port] -> site ("telegram", "x", ...): pages on that host get the site's behavior.
+CAPTURE_SITE_HOSTS = os.environ.get("LASTSEEN_SITE_HOSTS") or ""
 
 ARCHIVE_STORE = os.environ.get("LASTSEEN_STORE") or "./lastseen-data"
 ARCHIVE_DB = os.environ.get("LASTSEEN_DB") or None

@@ -15,14 +15,15 @@ from twisted.python.failure import Failure
 
 from archive.capture import Capture
 from archive.job import Job
+from crawler.page.behaviors import META_KEY as BEHAVIORS_KEY
+from crawler.page.behaviors import init_page, request_meta
 from crawler.page.capturer import JOB_KEY, PageCapturer
 from crawler.page.config import CaptureConfig
 from crawler.page.environment import environment_record
-from crawler.page.recorder import attach_recorder
 
 _contexts = itertools.count(1)
 # By import path, so that requests stay serialisable (disk or Redis queues).
-RECORDER_CALLBACK = f"{attach_recorder.__module__}.{attach_recorder.__name__}"
+PAGE_INIT_CALLBACK = f"{init_page.__module__}.{init_page.__name__}"
 
 
 class CapturingSpider(scrapy.Spider):
@@ -51,7 +52,8 @@ class CapturingSpider(scrapy.Spider):
                 "playwright_include_page": True,
                 "playwright_context": f"capture-{next(_contexts)}",
                 "playwright_context_kwargs": config.context_kwargs(),
-                "playwright_page_init_callback": RECORDER_CALLBACK,
+                "playwright_page_init_callback": PAGE_INIT_CALLBACK,
+                BEHAVIORS_KEY: request_meta(config.behaviors_script, dict(config.site_hosts)),
                 # Commit is enough to hand over: the capturer waits for load and idle itself,
                 # within the capture's deadline, so a page that never finishes loading is still
                 # captured.

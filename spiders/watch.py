@@ -96,7 +96,10 @@ class WatchSpider(CapturingSpider):
             robots = self.robots.resource(capture.requested_url)
             if robots is not None:
                 capture.resources.append(robots)
-            outlinks = capture.provenance.get("outlinks") or []
+            # The links the page shows at the end, and those its behaviors met on the way (a
+            # feed may drop the posts it scrolled past).
+            behaviors = capture.provenance.get("behaviors") or {}
+            outlinks = [*(capture.provenance.get("outlinks") or []), *behaviors.get("links", [])]
         self.pending[capture.requested_url] = (job, outlinks)
 
     def links_to_follow(self, job: Job, outlinks: list[str]) -> list[tuple[str, str]]:

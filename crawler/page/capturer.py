@@ -27,6 +27,8 @@ from archive.capture import (
 from archive.digest import sha256_hex
 from archive.job import Job, PrintOf
 from archive.times import rfc3339_or_none
+from crawler.page.behaviors import budget, site_of
+from crawler.page.behaviors import run as run_behaviors
 from crawler.page.config import CaptureConfig
 from crawler.page.egress import release as release_egress
 from crawler.page.hostslot import release as release_host
@@ -141,6 +143,8 @@ class PageCapturer:
         phase("load")
         idle = await recorder.wait_idle(deadline.left(self.config.idle_timeout))
         phase("network_idle")
+        behaviors = await self._behaviors(page, meta, deadline)
+        phase("behaviors")
         scroll = await self._scroll(page, deadline)
         phase("scroll")
         if scroll.get("steps"):
@@ -193,6 +197,7 @@ class PageCapturer:
             provenance={
                 "load_event": loaded,
                 "network_idle": idle,
+                "behaviors": behaviors,
                 "scroll": scroll,
                 "outlinks": outlinks,
                 "problems": problems,
@@ -288,6 +293,15 @@ class PageCapturer:
         if page is not None:
             await self._close(page)
         return capture
+
+    async def _behaviors(self, page: Any, meta: dict[str, Any], deadline: _Deadline) -> Any:
+        """browsertrix-behaviors in every frame, within their budget and the deadline (a second
+        kept for the shot)."""
+        job: Job = meta[JOB_KEY]
+        site = site_of(page.url or job.url, dict(self.config.site_hosts))
+        profile = bool(getattr(job, "profile", None))
+        wanted = budget(self.config.behavior_timeout, site, profile, self.config.scroll_timeout)
+        return await run_behaviors(page, meta, min(wanted, deadline.left() - 1.0), site)
 
     async def _scroll(self, page: Any, deadline: _Deadline) -> dict[str, Any]:
         budget = deadline.left(self.config.scroll_timeout)

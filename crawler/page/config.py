@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from crawler.exceptions import InputError
+from crawler.page.behaviors import parse_site_hosts
 
 
 def parse_viewport(value: str) -> tuple[int, int]:
@@ -38,6 +39,11 @@ class CaptureConfig:
     media_max_bytes: int = 4 * 1024**3
     media_live_seconds: float = 60.0
     media_timeout: float = 600.0
+    # In-page behaviors (crawler.page.behaviors): the library's script ("" for none), their time
+    # (None: 20 s with a site behavior or a profile, else scroll_timeout), hosts taken for sites.
+    behaviors_script: str = ""
+    behavior_timeout: float | None = None
+    site_hosts: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Any) -> CaptureConfig:
@@ -57,6 +63,13 @@ class CaptureConfig:
                 "CAPTURE_MEDIA_LIVE_SECONDS", cls.media_live_seconds
             ),
             media_timeout=settings.getfloat("CAPTURE_MEDIA_TIMEOUT", cls.media_timeout),
+            behaviors_script=settings.get("CAPTURE_BEHAVIORS_SCRIPT") or "",
+            behavior_timeout=(
+                settings.getfloat("CAPTURE_BEHAVIOR_TIMEOUT")
+                if settings.get("CAPTURE_BEHAVIOR_TIMEOUT") not in (None, "")
+                else None
+            ),
+            site_hosts=tuple(sorted(parse_site_hosts(settings.get("CAPTURE_SITE_HOSTS")).items())),
         )
         config.validate()
         return config
@@ -67,6 +80,8 @@ class CaptureConfig:
         for name in ("idle_timeout", "scroll_timeout", "settle_timeout"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} cannot be negative")
+        if self.behavior_timeout is not None and not 0 <= self.behavior_timeout <= 3600:
+            raise InputError("behavior_timeout must be between 0 and 3600 seconds")
         if self.scroll_max_height < 0:
             raise InputError("scroll_max_height cannot be negative")
         if self.media not in MEDIA_CHOICES:
@@ -92,4 +107,5 @@ class CaptureConfig:
         """The settings as written into each WARC's warcinfo record."""
         record = asdict(self)
         record["viewport"] = "{}x{}".format(*self.viewport)
+        record["site_hosts"] = dict(self.site_hosts)
         return record
