@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from demo.site import png
 
 PAGE_SIZE = 20  # as t.me
+HTML = "text/html; charset=utf-8"
 
 CHANNEL_JS = b"""
 (function () {
@@ -100,7 +101,8 @@ class TelegramSite:
             f'data-post="{channel}/{post}" data-view="v{post}">'
             f'<div class="tgme_widget_message_bubble">{photo}'
             f'<div class="tgme_widget_message_text js-message_text" dir="auto">'
-            f"Post {post} of {html.escape(channel)}: crossing offered, call +32 470 00 {post:02d} 00"
+            f"Post {post} of {html.escape(channel)}: crossing offered, "
+            f"call +32 470 00 {post:02d} 00"
             "</div>"
             '<div class="tgme_widget_message_footer compact js-message_footer">'
             '<div class="tgme_widget_message_info short js-message_info">'
@@ -152,7 +154,9 @@ class TelegramSite:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def send(self, status: int, body: bytes, kind: str = "text/html; charset=utf-8") -> None:
+            def send(
+                self, status: int, body: bytes, kind: str = "text/html; charset=utf-8"
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))

@@ -1,0 +1,195 @@
+"""In-page behaviors (browsertrix-behaviors) in real captures: what they fetch is recorded whole,
+they stay within the capture's deadline, the provenance says what ran, a Telegram channel is
+captured with its older posts and its posts are followed, and without the library a capture
+warns and goes on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.exceptions import InputError
+from crawler.page.behaviors import parse_site_hosts, site_of
+from demo.lazymedia import MediaSite
+from demo.telegram import TelegramSite
+from tests.conftest import run_cli
+from tests.warcs import Rec, read_warc
+
+CHANNEL = "smugglers_ads"
+
+
+@pytest.fixture(scope="module")
+def media() -> Iterator[MediaSite]:
+    site = MediaSite().start()
+    yield site
+    site.stop()
+
+
+def capture(url: str, store: Path, *args: str, **env: str) -> tuple[dict[str, Any], list[Rec], str]:
+    proc = run_cli("capture", url, "--json", *args, store=store, **env)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    return out, read_warc(out["warc"]), proc.stderr
+
+
+def provenance(records: list[Rec]) -> dict[str, Any]:
+    return next(r.json() for r in records if r.target.startswith("urn:provenance:"))
+
+
+def responses(records: list[Rec], path: str) -> list[Rec]:
+    return [r for r in records if r.type == "response" and r.target.endswith(path)]
+
+
+@pytest.fixture(scope="module")
+def gallery(media: MediaSite, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    store = tmp_path_factory.mktemp("gallery") / "evidence"
+    out, records, stderr = capture(media.url("/gallery"), store)
+    return {"out": out, "records": records, "prov": provenance(records), "stderr": stderr}
+
+
+def test_srcset_variants_and_lazy_backgrounds_the_behaviors_fetch_are_whole_in_the_warc(
+    gallery, media
+):
+    records = gallery["records"]
+    # The 2x variant is on another origin (a CDN): the library fetched it in no-cors mode and
+    # dropped the response after its head; the recorder had read the body in the browser first.
+    for name in ("photo-2x", "lazy-bg"):
+        found = responses(records, f"/pic/{name}.png")
+        assert found, f"{name} was not fetched"
+        for rec in found:
+            assert rec.http_status == 200
+            assert len(rec.payload) == len(media.pictures[name])
+            assert hashlib.sha256(rec.payload).hexdigest() == media.sha256(name)
+            assert rec.header("WARC-Truncated") is None
+            assert rec.header("WARC-Payload-Digest") == f"sha256:{media.sha256(name)}"
+
+
+def test_the_provenance_lists_the_behaviors_that_ran_how_long_what_they_said_and_if_they_finished(
+    gallery,
+):
+    behaviors = gallery["prov"]["behaviors"]
+    assert behaviors["ran"] is True and behaviors["finished"] is True
+    assert behaviors["library"] == "browsertrix-behaviors 0.8.4"
+    assert len(behaviors["script_sha256"]) == 64
+    frame = behaviors["frames"][0]
+    assert frame["behaviors"] == ["Autofetcher", "Autoplay", "Autoscroll"]
+    assert frame["autofetched"] >= 2
+    assert 0 < behaviors["seconds"] <= behaviors["budget_s"] + 2
+    messages = [entry["msg"] for entry in behaviors["log"]]
+    assert any("non-cors" in m and "photo-2x.png" in m for m in messages)
+    assert any("lazy-bg.png" in m for m in messages)
+    assert "behaviors" in gallery["prov"]["timings_s"]
+
+
+def test_a_body_the_page_gives_up_on_after_its_head_is_still_recorded_whole(media, tmp_path):
+    """What the library means its no-cors autofetch to do (abort once the head is in), done by
+    the page itself: the recorder reads the body in the browser before the page sees the head."""
+    _, records, _ = capture(media.url("/abort"), tmp_path / "evidence")
+    (rec,) = responses(records, "/pic/lazy-bg.png")
+    assert hashlib.sha256(rec.payload).hexdigest() == media.sha256("lazy-bg")
+    failed = provenance(records)["failed_or_blocked"]
+    assert [f["error"] for f in failed if f["url"].endswith("lazy-bg.png")] == [
+        "canceled (net::ERR_ABORTED)"
+    ], "the page's abort is told as it happened"
+
+
+def test_without_the_library_a_capture_warns_and_still_captures(media, tmp_path):
+    out, records, stderr = capture(
+        media.url("/gallery"), tmp_path / "evidence", LASTSEEN_BEHAVIORS_SCRIPT="/nowhere/bx.js"
+    )
+    assert "browsertrix-behaviors not found" in stderr and "make setup" in stderr
+    assert out["outcome"] == "ok" and out["screenshot_sha256"]
+    prov = provenance(records)
+    assert prov["behaviors"]["ran"] is False
+    assert "not installed" in prov["behaviors"]["why"]
+    assert prov["scroll"]["reached_end"] is True, "the plain scroll still runs"
+    assert not responses(records, "/pic/lazy-bg.png"), "nothing fetched a behavior would have"
+
+
+def test_a_page_with_behaviors_stays_within_its_deadline(tmp_path):
+    """A long channel keeps the Telegram behavior busy far beyond a 12 s capture."""
+    site = TelegramSite({CHANNEL: 400}, page_size=20).start()
+    try:
+        started = time.monotonic()
+        out, records, _ = capture(
+            site.url(f"/s/{CHANNEL}"), tmp_path / "evidence", "--timeout", "12",
+            LASTSEEN_SITE_HOSTS=f"127.0.0.1:{site.port}=telegram",
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    finally:
+        site.stop()
+    behaviors = provenance(records)["behaviors"]
+    assert behaviors["site"] == "telegram" and behaviors["main_behavior"] == "Telegram"
+    assert behaviors["finished"] is False
+    assert behaviors["budget_s"] < 12
+    assert behaviors["seconds"] <= 12
+    assert out["outcome"] == "ok"
+    captured = _parse(out["finished_at"]) - _parse(out["captured_at"])  # first request to sealing
+    assert captured <= 12 + 3, f"capture took {captured:.1f} s"
+    assert elapsed < 12 + 10, "browser start and sealing included"
+
+
+def _parse(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_site_hosts_map_a_host_to_a_site_only_where_the_sites_path_is():
+    hosts = parse_site_hosts("127.0.0.1:8123=telegram, localhost=x")
+    assert hosts == {"127.0.0.1:8123": "telegram", "localhost": "x"}
+    assert site_of("http://127.0.0.1:8123/s/channel", hosts) == "telegram"
+    assert site_of("http://127.0.0.1:8123/channel/12", hosts) is None
+    assert site_of("https://t.me/s/channel", {}) == "telegram"
+    assert site_of("https://t.me/channel/12", {}) is None
+    assert site_of("https://www.instagram.com/someone/", {}) == "instagram"
+    assert site_of("https://x.com/someone", {}) == "x"
+    assert site_of("https://ads.example/ad/1", {}) is None
+    with pytest.raises(InputError, match="unknown site"):
+        parse_site_hosts("127.0.0.1=myspace")
+
+
+def test_a_telegram_channel_is_captured_with_older_posts_and_a_scheduled_crawl_follows_its_posts(
+    tmp_path,
+):
+    # 9 posts, 4 a page: the channel page shows 6-9; 2-5 and 1 load only as the top is reached.
+    site = TelegramSite({CHANNEL: 9}, page_size=4).start()
+    seeds = tmp_path / "watch.yaml"
+    seeds.write_text(
+        f"- url: {site.url(f'/s/{CHANNEL}')}\n"
+        "  every: 1d\n  case: TG-1\n  depth: 1\n"
+        f'  follow: ["/{CHANNEL}/*"]\n'
+    )
+    try:
+        proc = run_cli(
+            "crawl", str(seeds), "--due", "--json", store=tmp_path / "evidence", timeout=240,
+            LASTSEEN_SITE_HOSTS=f"127.0.0.1:{site.port}=telegram",
+        )  # fmt: skip
+    finally:
+        site.stop()
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    summary, captures = lines[-1]["summary"], {c["url"]: c for c in lines[:-1]}
+    channel = captures[site.url(f"/s/{CHANNEL}")]
+    records = read_warc(channel["warc"])
+    behaviors = provenance(records)["behaviors"]
+    assert behaviors["main_behavior"] == "Telegram" and behaviors["finished"] is True
+    said = [entry["msg"] for entry in behaviors["log"]]
+    assert any(f"Loading Message: {CHANNEL}/1" in m for m in said), "walked to the oldest post"
+    older = [r for r in records if r.type == "response" and "before=" in r.target]
+    assert [r.target.rsplit("=", 1)[1] for r in older] == ["6", "2"]
+    assert all(r.http_status == 200 for r in older)
+    dom = next(r for r in records if r.target.startswith("urn:dom:")).payload.decode()
+    assert all(f'data-post="{CHANNEL}/{n}"' in dom for n in range(1, 10))
+    # Every post's permalink was offered to the follow rule and captured in the same run.
+    permalinks = {site.url(f"/{CHANNEL}/{n}") for n in range(1, 10)}
+    assert permalinks <= set(behaviors["links"])
+    assert permalinks <= set(captures)
+    assert summary["followed"] == 9
+    assert all(captures[url]["outcome"] == "ok" for url in permalinks)
