@@ -299,8 +299,9 @@ class PageCapturer:
         kept for the shot)."""
         job: Job = meta[JOB_KEY]
         site = site_of(page.url or job.url, dict(self.config.site_hosts))
-        profile = bool(getattr(job, "profile", None))
-        wanted = budget(self.config.behavior_timeout, site, profile, self.config.scroll_timeout)
+        wanted = budget(
+            self.config.behavior_timeout, site, bool(job.profile), self.config.scroll_timeout
+        )
         return await run_behaviors(page, meta, min(wanted, deadline.left() - 1.0), site)
 
     async def _scroll(self, page: Any, deadline: _Deadline) -> dict[str, Any]:
