@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,28 +116,27 @@ def test_a_page_with_behaviors_stays_within_its_deadline(tmp_path):
     """A long channel keeps the Telegram behavior busy far beyond a 12 s capture."""
     site = TelegramSite({CHANNEL: 400}, page_size=20).start()
     try:
-        started = time.monotonic()
         out, records, _ = capture(
             site.url(f"/s/{CHANNEL}"), tmp_path / "evidence", "--timeout", "12",
             LASTSEEN_SITE_HOSTS=f"127.0.0.1:{site.port}=telegram",
         )  # fmt: skip
-        elapsed = time.monotonic() - started
     finally:
         site.stop()
-    behaviors = provenance(records)["behaviors"]
+    prov = provenance(records)
+    behaviors = prov["behaviors"]
     assert behaviors["site"] == "telegram" and behaviors["main_behavior"] == "Telegram"
-    assert behaviors["finished"] is False
-    assert behaviors["budget_s"] < 12
-    assert behaviors["seconds"] <= 12
+    assert behaviors["finished"] is False, "stopped by the deadline, and it says so"
+    assert behaviors["budget_s"] < 12, "20 s for a site behavior, cut to what the deadline left"
+    assert behaviors["seconds"] <= behaviors["budget_s"] + 0.5
+    timings = prov["timings_s"]
+    assert timings["load"] + timings["network_idle"] + timings["behaviors"] <= 12
     assert out["outcome"] == "ok"
-    captured = _parse(out["finished_at"]) - _parse(out["captured_at"])  # first request to sealing
-    assert captured <= 12 + 3, f"capture took {captured:.1f} s"
-    assert elapsed < 12 + 10, "browser start and sealing included"
+    # From the first request to the sealed file: the deadline, then the shot, print and sealing.
+    captured = _parse(out["finished_at"]) - _parse(out["captured_at"])
+    assert captured <= 12 + 6, f"capture took {captured:.1f} s"
 
 
 def _parse(stamp: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
