@@ -68,6 +68,13 @@ $(HLSJS_DIR)/node_modules/hls.js/dist/hls.min.js:
 	npm install --silent --no-audit --no-fund --prefix $(HLSJS_DIR) hls.js@$(HLSJS_VERSION)
 	@touch $@
 
+# The fleet's compose.yaml is validated by Debian's docker-compose (`config` needs no daemon).
+compose-deps:
+	@command -v docker-compose >/dev/null 2>&1 || { \
+		echo "installing Debian's docker-compose (to validate compose.yaml)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
+
 $(PYWB_VENV)/bin/wayback:
 	$(PYTHON) -m venv $(PYWB_VENV)
 	$(PYWB_VENV)/bin/pip install --quiet --disable-pip-version-check pywb 2>&1 | grep -v "^WARNING: Location" || true

@@ -25,7 +25,7 @@ LASTSEEN = str(BIN / "lastseen")
 PG_ADMIN_URL = os.environ.get("LASTSEEN_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 
 # The S3 server (SeaweedFS); the PAdES signers (a test CA, a SoftHSM2 token), made once a session.
-pytest_plugins = ["tests.s3_fixtures", "tests.pades_fixtures"]
+pytest_plugins = ["tests.s3_fixtures", "tests.pades_fixtures", "tests.fleet_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,12 @@ runs."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import select, update
 
 from archive import Archive, ArchiveConfig
 from archive.catalog import queue
@@ -20,23 +19,7 @@ from archive.catalog.hosts import HostRow, Politeness
 from archive.catalog.queue import JobRow
 from archive.catalog.workers import beat, fleet_status
 from archive.job import DUE, FOUND, REQUESTED, Job
-from tests.conftest import PG_ADMIN_URL
 from tests.s3_fixtures import sample_capture
-
-
-@pytest.fixture
-def fleet_db() -> Iterator[str]:
-    """A database of this file's own on the machine's PostgreSQL."""
-    name = f"fleet_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -100,9 +83,9 @@ def test_claims_of_many_workers_keep_the_per_host_limit_and_never_share_a_job(ar
         t.join()
     assert len(claimed) == len(set(claimed)) == 4  # two places on each of the two sites
     with catalog.session() as s:
-        running = s.execute(
-            select(JobRow.host).where(JobRow.status == queue.RUNNING)
-        ).scalars().all()
+        running = (
+            s.execute(select(JobRow.host).where(JobRow.status == queue.RUNNING)).scalars().all()
+        )
     assert sorted(running) == ["a.example", "a.example", "b.example", "b.example"]
 
 

@@ -80,9 +80,17 @@ COMMANDS = {
         "crawler.cli.indicators",
         "Identifiers to alert on when a capture shows one (crawl output, LASTSEEN_ALERT_URL).",
     ),
+    "scheduler": Entry(
+        "crawler.cli.fleet",
+        "Queue the due entries of a watch list as jobs for the workers, once however many run.",
+    ),
+    "status": Entry(
+        "crawler.cli.fleet",
+        "The fleet: queue depth by kind, workers alive, lag of scheduled captures, failures.",
+    ),
     "worker": Entry(
-        "crawler.cli.serve",
-        "Capture reported URLs from the catalog's queue until stopped (more workers: run more).",
+        "crawler.cli.fleet",
+        "Capture jobs from the catalog's queue until stopped (more workers: run more).",
     ),
 }
 

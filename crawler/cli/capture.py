@@ -160,6 +160,12 @@ def capture(
     "passed, store unchanged payloads as revisits; one run at a time per catalog.",
 )
 @click.option(
+    "--enqueue",
+    is_flag=True,
+    help="With --due: queue what is due as jobs for `lastseen worker`s instead of capturing it "
+    "here (PostgreSQL catalog; as `lastseen scheduler --once`).",
+)
+@click.option(
     "--log",
     "log_file",
     envvar="LASTSEEN_LOG",
@@ -203,6 +209,7 @@ def crawl(
     timeout: float | None,
     as_json: bool,
     due: bool,
+    enqueue: bool,
     log_file: str | None,
     per_host: int | None,
     delay: float | None,
@@ -223,6 +230,13 @@ def crawl(
         "ALERT_KNOWN": alert_known,
         **_media_settings(media),
     }
+    if enqueue:
+        if not due:
+            raise UserError("--enqueue is for scheduled runs: add --due")
+        from crawler.cli.fleet import enqueue_due_once
+
+        enqueue_due_once(ctx, seeds_file, case, as_json)
+        return
     if due:
         from crawler.cli.due import run_due
 

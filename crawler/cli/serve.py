@@ -20,9 +20,7 @@ from crawler.browser import find_browser
 from crawler.cli.common import archive_config, err
 from crawler.cli.errors import UserError, friendly
 from crawler.cli.options import timeout_option
-from crawler.page.config import CaptureConfig
-from crawler.service.config import ServiceConfig, guard_from_env, guard_settings
-from crawler.service.worker import run_worker, worker_settings
+from crawler.service.config import ServiceConfig
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -194,33 +192,4 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, timeout: float
         archive.close()
 
 
-@click.command()
-@timeout_option("Per-capture time limit in seconds (default 30).")
-@click.option(
-    "--poll-interval",
-    type=click.FloatRange(0.05, 60),
-    default=0.2,
-    show_default=True,
-    envvar="LASTSEEN_POLL_INTERVAL",
-    metavar="S",
-    help="How often an idle worker looks for new reports, in seconds.",
-)
-@click.pass_context
-@friendly
-def worker(ctx: click.Context, timeout: float | None, poll_interval: float) -> None:
-    """Capture reported URLs from the catalog's queue until stopped (more workers: run more)."""
-    find_browser()
-    config = archive_config(ctx)
-    guard = guard_from_env()
-    overrides = {
-        "CAPTURE_TIMEOUT": timeout,
-        **config.settings(),
-        "QUEUE_POLL_INTERVAL": poll_interval,
-        **guard_settings(guard),
-    }
-    CaptureConfig.from_settings(worker_settings(overrides))  # bad settings: exit 2 now
-    Archive.open(config).close()  # an unusable store or catalog fails before the browser starts
-    run_worker(overrides)
-
-
-COMMANDS = [serve, worker]
+COMMANDS = [serve]

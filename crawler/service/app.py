@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from archive import Archive
-from crawler.service import api, identifiers, ui
+from crawler.service import api, identifiers, metrics, ui
 from crawler.service.auth import LoginNeeded, Sessions, Tokens, to_login
 from crawler.service.bodylimit import BodyLimit
 from crawler.service.config import ServiceConfig
@@ -70,6 +70,7 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
     app.include_router(api.router)
     app.include_router(ui.router)
     app.include_router(identifiers.router)
+    app.include_router(metrics.router)
     return app
 
 

@@ -41,8 +41,9 @@ def worker_settings(overrides: dict[str, Any]) -> Any:
     return settings
 
 
-def run_worker(overrides: dict[str, Any]) -> None:
-    """Capture queued requests until stopped (SIGINT/SIGTERM: finish the captures in flight)."""
+def run_worker(overrides: dict[str, Any], spider: str = "queue") -> None:
+    """Capture queued requests until stopped (SIGINT/SIGTERM: finish the captures in flight);
+    ``fleet``: jobs of every kind from a PostgreSQL catalog's queue (spiders/fleet.py)."""
     process = CrawlerProcess(worker_settings(overrides))
-    process.crawl("queue")  # by name, from SPIDER_MODULES: the crawler never imports spiders
+    process.crawl(spider)  # by name, from SPIDER_MODULES: the crawler never imports spiders
     process.start()
