@@ -203,3 +203,53 @@ def test_the_export_verifies_and_a_capture_replays_in_pywb(signed_in, tmp_path):
         assert frame.locator("[data-testid=account]").inner_text() == "Anna Vermeulen"
         assert frame.locator("#post-1 h2").inner_text() == "Post 1"
         browser.close()
+
+
+def test_the_report_says_the_capture_was_made_signed_in_and_the_secrets_removed(signed_in):
+    with zipfile.ZipFile(signed_in["bundle"]) as zf:
+        name = next(n for n in zf.namelist() if n.endswith("report.html"))
+        report = zf.read(name).decode()
+    assert "signed in to the site as the account “Anna V. (undercover)”" in report
+    assert "browser profile “anna”" in report
+    assert "The session secrets of that account" in report
+    assert "no one holding this evidence can sign in as that account" in report
+
+
+def test_an_expired_profile_meets_a_login_wall_which_is_not_gone_and_pauses_the_profile(
+    social_site, tmp_path
+):
+    site, store = social_site, tmp_path / "evidence"
+    env = {"LASTSEEN_PROFILES": str(tmp_path / "profiles")}
+    state = tmp_path / "old.json"
+    # Cookies that expired yesterday: the browser does not send them, the site shows its wall.
+    state.write_text(json.dumps(site.storage_state(site.sign_in(), expires=1_700_000_000)))
+    proc = invoke("profile", "import", "old", str(state), "--account", "Anna (old session)",
+                  "--login-wall-url", "*/login*", store=store, **env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    url = site.url("/post/3")
+    proc = run_cli("capture", url, "--profile", "old", "--json", store=store, **env)
+    assert proc.returncode == 5, proc.stderr
+    walled = json.loads(proc.stdout)
+    assert walled["outcome"] == "login-wall" and "/login?next=" in walled["final_url"]
+    assert "redirected to a login page" in walled["error"]
+    assert provenance(walled["warc"])["profile"]["login_wall"]  # kept as evidence, and why
+    line = json.loads(invoke("history", url, "--json", store=store).stdout)
+    assert line["state"] == "unknown" and line["gone_since"] is None
+    assert line["observations"][0]["reason"] == "login-wall"
+    listed = json.loads(invoke("profile", "ls", "--json", store=store, **env).stdout)
+    assert listed[0]["status"] == "signed-out"
+    assert listed[0]["signed_out_since"] == walled["captured_at"]
+    assert "signed out since" in invoke("profile", "ls", store=store, **env).stdout
+    # Its scheduled captures wait until it is signed in again.
+    watch = tmp_path / "watch.yaml"
+    watch.write_text(f"- url: {site.url('/post/5')}\n  profile: old\n")
+    proc = run_cli("crawl", str(watch), "--due", "--json", store=store, **env)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1])["summary"]
+    assert summary["due"] == 1 and summary["paused"] == 1 and summary["captured"] == 0
+    assert "profile old signed out since" in proc.stderr
+    # Anonymous captures keep the rule: a redirect to a login page is a vanished page.
+    proc = run_cli("capture", url, "--json", store=store)
+    assert json.loads(proc.stdout)["outcome"] == "ok"
+    line = json.loads(invoke("history", url, "--json", store=store).stdout)
+    assert line["state"] == "gone" and line["gone_since"]["reason"] == "redirect-login"

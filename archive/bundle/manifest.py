@@ -179,6 +179,19 @@ def _capture_facts(capture: Collected) -> dict[str, Any]:
         "revisits": len(capture.revisits),
         "identical": capture.identical,
         "pdf_not_printed": capture.pdf_print_of,
+        "signed_in": _signed_in(prov),
+    }
+
+
+def _signed_in(prov: dict[str, Any]) -> dict[str, Any] | None:
+    """The account a capture was made signed in as, and how many session values it redacted."""
+    redaction = prov.get("redaction")
+    if not isinstance(redaction, dict):
+        return None
+    return {
+        "profile": redaction.get("profile"),
+        "account": redaction.get("account"),
+        "redacted": int(redaction.get("redacted") or 0),
     }
 
 

@@ -16,13 +16,16 @@ from urllib.parse import urlsplit
 from sqlalchemy import JSON, Index, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from archive.capture import OUTCOME_TIMEOUT, OUTCOME_UNREACHABLE, Capture
+from archive.capture import OUTCOME_LOGIN_WALL, OUTCOME_TIMEOUT, OUTCOME_UNREACHABLE, Capture
 from archive.catalog.db import Base, UTCDateTime
 from archive.times import rfc3339
 
 LIVE = "live"
 GONE = "gone"
 ERROR = "error"  # we could not tell: a timeout, a server error, a refusal to serve us
+# We could not see the page: captured with a browser profile that was signed out, the site
+# showed its login wall. Never gone: the page may well be there for a signed-in reader.
+UNKNOWN = "unknown"
 
 NEW = "new"
 UNCHANGED = "unchanged"
@@ -49,6 +52,7 @@ REASONS = {
     "redirect-login": "redirected to a login page",
     "timeout": "no answer within the time limit",
     "network-error": "network error",
+    "login-wall": "a login wall: the browser profile was signed out, the page could not be seen",
 }
 
 
@@ -95,6 +99,8 @@ def _is_home(url: str) -> bool:
 def classify(capture: Capture) -> Liveness:
     """Live, gone (and why) or error, from what the capture recorded."""
     error = capture.error or ""
+    if capture.outcome == OUTCOME_LOGIN_WALL:
+        return Liveness(UNKNOWN, "login-wall")
     if capture.outcome == OUTCOME_TIMEOUT:
         return Liveness(ERROR, "timeout")
     if capture.outcome == OUTCOME_UNREACHABLE or capture.http_status is None:

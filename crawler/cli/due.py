@@ -22,6 +22,7 @@ from archive.store.local import LocalStore, open_store
 from archive.times import rfc3339, utc_now
 from crawler.browser import find_browser
 from crawler.cli.common import archive_config, describe, err, marked, out, print_json
+from crawler.cli.profile import paused_jobs
 from crawler.exceptions import SetupError
 from crawler.page.config import CaptureConfig
 from crawler.plan.schedule import Schedule
@@ -30,7 +31,9 @@ from crawler.run import crawl_settings, run_crawl
 
 logger = logging.getLogger("lastseen.crawl")
 
-SUMMARY_KEYS = ("captured", "new", "unchanged", "changed", "gone", "failed", "followed")
+SUMMARY_KEYS = (
+    "captured", "new", "unchanged", "changed", "gone", "failed", "followed", "signed_out",
+)  # fmt: skip
 
 
 def default_log(store: str) -> Path:
@@ -99,7 +102,14 @@ def run_due(
     started = utc_now()
     totals: dict[str, Any] = {key: 0 for key in SUMMARY_KEYS}
     totals.update(
-        {"due": 0, "skipped": 0, "alerts": 0, "seeds": len(seeds), "started_at": rfc3339(started)}
+        {
+            "due": 0,
+            "skipped": 0,
+            "paused": 0,
+            "alerts": 0,
+            "seeds": len(seeds),
+            "started_at": rfc3339(started),
+        }  # fmt: skip
     )
     try:
         if not lock.acquire():
@@ -138,6 +148,11 @@ def _run(
     schedule = Schedule(archive.catalog, started)
     jobs = schedule.due_jobs(seeds)
     totals["due"] = len(jobs)
+    jobs, paused = paused_jobs(archive.config.db, jobs)
+    totals["paused"] = len(paused)
+    for line in paused:
+        logger.warning("%s", line)
+        err.print(f"[yellow]paused:[/] {marked(line)}", soft_wrap=True)
     logger.info(
         "run of %s: %d seed(s), %d due: %s",
         seeds_file,
@@ -191,6 +206,8 @@ def _run(
             f"{totals['unchanged']} unchanged, {totals['changed']} changed, "
             f"{totals['gone']} gone, {totals['failed']} failed, {totals['followed']} followed"
             + (f", {totals['alerts']} alert(s)" if totals["alerts"] else "")
+            + (f", {totals['signed_out']} login wall(s)" if totals["signed_out"] else "")
+            + (f", {totals['paused']} paused (profile signed out)" if totals["paused"] else "")
             + f" (log: {log_path})"
         )
     return code

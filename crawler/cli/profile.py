@@ -258,6 +258,27 @@ def check_profiles(ctx: click.Context, jobs: list[Any]) -> None:
             store.get(name)
 
 
+def paused_jobs(db_url: str | None, jobs: list[Any]) -> tuple[list[Any], list[str]]:
+    """A scheduled run's jobs, less those whose profile is signed out (they wait until it is
+    signed in again: a login wall every run proves nothing); and a line for each paused one."""
+    names = {job.profile for job in jobs if job.profile}
+    if not names:
+        return jobs, []
+    store = open_profiles(db_url)
+    out_since = {}
+    for name in names:
+        p = store.find(name)
+        if p is not None and p.signed_out_since:
+            out_since[name] = p.signed_out_since
+    keep = [job for job in jobs if job.profile not in out_since]
+    lines = [
+        f"{job.url}: profile {job.profile} signed out since {out_since[job.profile]}"
+        for job in jobs
+        if job.profile in out_since
+    ]
+    return keep, lines
+
+
 def report_login_walls(ctx: click.Context, jobs: list[Any], summaries: list[Any]) -> None:
     """Tell the operator which profiles are signed out after this run (on stderr)."""
     walled = [s for s in summaries if s.get("outcome") == "login-wall"]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from archive.catalog import watchlist
 from archive.catalog.db import CaptureRow, Catalog
-from archive.catalog.timeline import GONE, ObservationRow
+from archive.catalog.timeline import GONE, UNKNOWN, ObservationRow
 from archive.catalog.watchlist import WatchRow
 from archive.job import DUE, FOUND, Job, PrintOf
 from archive.times import rfc3339_or_none
@@ -34,6 +34,7 @@ class Tally:
     gone: int = 0
     failed: int = 0
     followed: int = 0
+    signed_out: int = 0  # met a login wall: the profile was signed out, the page not seen
     skipped: list[str] = field(default_factory=list)  # robots.txt said no, and the seed obeys
 
     def count(self, watch: dict[str, Any]) -> None:
@@ -42,6 +43,8 @@ class Tally:
             setattr(self, watch["change"], getattr(self, watch["change"]) + 1)
         elif watch["state"] == GONE:
             self.gone += 1
+        elif watch["state"] == UNKNOWN:
+            self.signed_out += 1
         else:
             self.failed += 1
 
