@@ -17,8 +17,10 @@ import pytest
 from crawler.exceptions import InputError
 from crawler.page.behaviors import parse_site_hosts, site_of
 from demo.lazymedia import MediaSite
+from demo.site import png
+from demo.social import GROUP, WIDTHS, SocialSite
 from demo.telegram import TelegramSite
-from tests.conftest import run_cli
+from tests.conftest import invoke, run_cli
 from tests.warcs import Rec, read_warc
 
 CHANNEL = "smugglers_ads"
@@ -192,3 +194,45 @@ def test_a_telegram_channel_is_captured_with_older_posts_and_a_scheduled_crawl_f
     assert permalinks <= set(captures)
     assert summary["followed"] == 9
     assert all(captures[url]["outcome"] == "ok" for url in permalinks)
+
+
+def test_a_signed_in_groups_feed_is_scrolled_by_the_behaviors_and_its_posts_followed_in_the_run(
+    tmp_path,
+):
+    """The stand-in social site (demo/social.py): 12 posts, 3 a screen, the rest by XHR as the
+    feed is scrolled; every post's photo in srcset (320, 640, 1280 pixels wide)."""
+    site = SocialSite(posts=12, page_size=3).start()
+    store, env = tmp_path / "evidence", {"LASTSEEN_PROFILES": str(tmp_path / "profiles")}
+    try:
+        (tmp_path / "state.json").write_text(json.dumps(site.storage_state(site.sign_in())))
+        imported = invoke("profile", "import", "anna", str(tmp_path / "state.json"),
+                          "--account", "Anna V.", store=store, **env)  # fmt: skip
+        assert imported.returncode == 0, imported.stderr
+        seeds = tmp_path / "watch.yaml"
+        seeds.write_text(
+            f"- url: {site.url(f'/group/{GROUP}')}\n"
+            '  profile: anna\n  depth: 1\n  follow: ["/post/*"]\n'
+        )
+        proc = run_cli("crawl", str(seeds), "--due", "--json", store=store, timeout=300, **env)
+    finally:
+        site.stop()
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    summary, captures = lines[-1]["summary"], {c["url"]: c for c in lines[:-1]}
+    feed = captures[site.url(f"/group/{GROUP}")]
+    records = read_warc(feed["warc"])
+    behaviors = provenance(records)["behaviors"]
+    assert behaviors["budget_s"] == 20.0, "a capture with a profile gets the site budget"
+    assert behaviors["main_behavior"] == "Autoscroll" and behaviors["ran"]
+    assert len(responses(records, "/api/graphql")) == 3, "scrolled to the feed's end"
+    # Every variant of every post's photo, not only the one the screen needed, and whole.
+    for n in range(1, 13):
+        for width in WIDTHS[1:]:
+            found = responses(records, f"/media/{n}-{width}.png")
+            shade = (40 + 15 * n) % 256
+            expected = png(width // 10, width // 18, (shade, 90, 160))
+            assert found and all(r.payload == expected for r in found), (n, width)
+    posts = {site.url(f"/post/{n}") for n in range(1, 13)}
+    assert posts <= set(behaviors["links"])
+    assert posts <= {url for url, c in captures.items() if c["outcome"] == "ok"}
+    assert summary["followed"] == 12, "the posts the feed loaded on scroll, captured this run"
