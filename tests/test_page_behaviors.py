@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from crawler.exceptions import InputError
-from crawler.page.behaviors import parse_site_hosts, site_of
+from crawler.page.behaviors import MAX_LOG, BehaviorState, parse_site_hosts, site_of
 from demo.lazymedia import MediaSite
 from demo.site import png
 from demo.social import GROUP, WIDTHS, SocialSite
@@ -236,3 +236,17 @@ def test_a_signed_in_groups_feed_is_scrolled_by_the_behaviors_and_its_posts_foll
     assert posts <= set(behaviors["links"])
     assert posts <= {url for url, c in captures.items() if c["outcome"] == "ok"}
     assert summary["followed"] == 12, "the posts the feed loaded on scroll, captured this run"
+
+
+def test_what_a_page_sends_the_bindings_is_bounded_and_links_are_http_only():
+    """``__bx_log`` and ``__bx_addLink`` are callable by the page itself, which may be hostile."""
+    state = BehaviorState()
+    for n in range(MAX_LOG + 50):
+        state.on_log(None, {"data": {"msg": "x" * 10_000, "n": n}, "type": "info"})
+    state.on_log(None, "not json")
+    assert len(state.log) == MAX_LOG and state.dropped == 51
+    assert all(len(entry["msg"]) <= 500 for entry in state.log)
+    for link in ("javascript:alert(1)", "file:///etc/passwd", 42, "https://t.me/c/1",
+                 "https://t.me/" + "a" * 70_000):  # fmt: skip
+        state.on_link(None, link)
+    assert state.links == ["https://t.me/c/1"]

@@ -39,6 +39,7 @@ LIBRARY = "browsertrix-behaviors"
 SITE_BEHAVIOR_TIMEOUT = 20.0
 MAX_LOG = 400  # messages kept per capture; a feed logs one per post
 MAX_LINKS = 5000
+MAX_LINK_LENGTH = 65_536
 
 # The sites whose behaviors the library has, as it matches them (its own ``isMatch()``) and by
 # its behavior ids. Production matching is the library's: this list decides the time budget and
@@ -198,6 +199,7 @@ class BehaviorState:
     links: list[str] = field(default_factory=list)
 
     def on_log(self, source: Any, entry: Any) -> None:
+        """The library's log callback (a page may call it as well: kept short and bounded)."""
         if len(self.log) >= MAX_LOG:
             self.dropped += 1
             return
@@ -219,7 +221,13 @@ class BehaviorState:
         )
 
     def on_link(self, source: Any, url: Any) -> None:
-        if isinstance(url, str) and len(self.links) < MAX_LINKS:
+        # The page can call this binding too: only http(s) links of a sane length, and so many.
+        if (
+            isinstance(url, str)
+            and url.startswith(("http://", "https://"))
+            and len(url) <= MAX_LINK_LENGTH
+            and len(self.links) < MAX_LINKS
+        ):
             self.links.append(url)
 
 
