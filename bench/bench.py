@@ -385,7 +385,7 @@ def indicators(site: AdSite, rows: int, workdir: Path, env: dict[str, str]) -> d
         row[0]
         for row in cur.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-            "AND tbl_name IN ('findings', 'photos')"
+            "AND tbl_name IN ('findings', 'photos', 'photo_bands')"
         ).fetchall()
     ]
     for sql in indexes:
@@ -411,6 +411,22 @@ def indicators(site: AdSite, rows: int, workdir: Path, env: dict[str, str]) -> d
             for i in range(rows)
         ),
     )
+    # The photo search's index (photo_bands), one chunk at a time, in key order; the photos'
+    # ids are 1..rows in insertion order.
+    values = [int(h, 16) for h in hashes]
+    for band in range(photohashes.CHUNKS):
+        shift = photohashes.CHUNK_BITS * (photohashes.CHUNKS - 1 - band)
+        cur.executemany(
+            "INSERT INTO photo_bands (key, photo_id, pdq) VALUES (?, ?, ?)",
+            sorted(
+                (
+                    (band << photohashes.CHUNK_BITS) | ((v >> shift) & 0xFFFF),
+                    i + 1,
+                    v.to_bytes(32, "big"),
+                )
+                for i, v in enumerate(values)
+            ),
+        )
     # The captures the rows point to, so that searches join as they do in use.
     cur.executemany(
         "INSERT INTO captures (id, url, outcome, captured_at, finished_at, warc_name, "

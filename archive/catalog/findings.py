@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Integer, String, Text, delete, select, tuple_
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from archive.catalog import photohashes
 from archive.catalog.db import Base, CaptureRow, UTCDateTime
 from archive.catalog.photohashes import PhotoRow
 from archive.times import rfc3339_or_none
@@ -72,6 +73,7 @@ def forget(session: Session, capture_ids: Sequence[int]) -> None:
     for start in range(0, len(capture_ids), 500):
         chunk = list(capture_ids[start : start + 500])
         session.execute(delete(FindingRow).where(FindingRow.capture_id.in_(chunk)))
+        photohashes.unindex(session, chunk)
         session.execute(delete(PhotoRow).where(PhotoRow.capture_id.in_(chunk)))
         session.execute(delete(DerivedRow).where(DerivedRow.capture_id.in_(chunk)))
 

@@ -1,11 +1,17 @@
 """Photo hashes of captured pages (derived data) and the search for similar photos.
 
-Multi-index hashing: each 256-bit PDQ hash is also kept as sixteen 16-bit chunks, each in an
-indexed column. Two hashes within Hamming distance d < 32 of each other share at least one chunk
-that differs by at most d // 16 bits (sixteen chunks cannot all differ by two or more bits).
-So a search looks up, in each chunk's index, the query's own chunk value and its neighbours
-within d // 16 bits (1 + 16 values per chunk at the default distance of 31), then compares the
-whole hash of those candidates only: the index, not a scan, decides what is read.
+Multi-index hashing: each 256-bit PDQ hash is cut into sixteen 16-bit chunks. Two hashes within
+Hamming distance d < 32 of each other share at least one chunk that differs by at most d // 16
+bits (sixteen chunks cannot all differ by two or more bits). So a search looks up, for each
+chunk, the query's own chunk value and its neighbours within d // 16 bits (1 + 16 values per
+chunk at the default distance of 31), then compares the whole hash of those candidates only:
+the index, not a scan, decides what is read.
+
+The index is a narrow table of its own, ``photo_bands``: one row per photo and chunk, keyed by
+the chunk's number and value, holding the whole hash as 32 bytes. A search reads its candidates'
+hashes from the index entries it looked up (SQLite keeps the table clustered by key, WITHOUT
+ROWID; PostgreSQL's primary key INCLUDEs the hash), never from the wide ``photos`` rows, which
+it reads only for the photos found.
 """
 
 from __future__ import annotations
@@ -14,7 +20,17 @@ from collections.abc import Iterable
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, or_, select
+from sqlalchemy import (
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    delete,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive.catalog.db import Base, CaptureRow
@@ -31,9 +47,13 @@ def chunks(pdq: str) -> list[int]:
     return [(value >> (CHUNK_BITS * (CHUNKS - 1 - i))) & _MASK for i in range(CHUNKS)]
 
 
+def band_keys(pdq: str) -> list[int]:
+    """The index keys of a hash: each chunk's number and value, as one integer."""
+    return [(band << CHUNK_BITS) | value for band, value in enumerate(chunks(pdq))]
+
+
 class PhotoRow(Base):
     __tablename__ = "photos"
-    __table_args__ = tuple(Index(f"ix_photos_c{i}", f"c{i}") for i in range(CHUNKS))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     capture_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -80,6 +100,43 @@ class PhotoRow(Base):
         }
 
 
+class PhotoBand(Base):
+    """One chunk of one photo's hash in the multi-index, with the whole hash (migration 0006)."""
+
+    __tablename__ = "photo_bands"
+    __table_args__ = (
+        PrimaryKeyConstraint("key", "photo_id", postgresql_include=["pdq"]),
+        {"sqlite_with_rowid": False},
+    )
+
+    key: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    photo_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    pdq: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+def band_rows(photo_id: int, pdq: str) -> list[dict[str, Any]]:
+    whole = bytes.fromhex(pdq)
+    return [{"key": key, "photo_id": photo_id, "pdq": whole} for key in band_keys(pdq)]
+
+
+def index(session: Session, photos: Iterable[PhotoRow]) -> None:
+    """Add stored photos (flushed: they have their ids) to the multi-index."""
+    rows = [row for photo in photos for row in band_rows(photo.id, photo.pdq)]
+    if rows:
+        session.execute(insert(PhotoBand), rows)
+
+
+def unindex(session: Session, capture_ids: list[int]) -> None:
+    """Take the photos of these captures out of the multi-index (before they are deleted)."""
+    query = select(PhotoRow.id, PhotoRow.pdq).where(PhotoRow.capture_id.in_(capture_ids))
+    pairs = [(key, photo_id) for photo_id, pdq in session.execute(query) for key in band_keys(pdq)]
+    for start in range(0, len(pairs), 400):
+        part = pairs[start : start + 400]
+        session.execute(
+            delete(PhotoBand).where(tuple_(PhotoBand.key, PhotoBand.photo_id).in_(part))
+        )
+
+
 def _neighbours(value: int, bits: int) -> list[int]:
     """Every chunk value within ``bits`` flipped bits of ``value``."""
     out = [value]
@@ -102,19 +159,17 @@ def similar(
     if not 0 <= max_distance <= MAX_DISTANCE:
         raise ValueError(f"distance must be 0 to {MAX_DISTANCE}, not {max_distance}")
     radius = max_distance // CHUNKS
-    columns = [getattr(PhotoRow, f"c{i}") for i in range(CHUNKS)]
-    where = or_(
-        *(
-            column.in_(_neighbours(value, radius))
-            for column, value in zip(columns, chunks(pdq), strict=True)
-        )
-    )
-    candidates = select(PhotoRow.id, PhotoRow.pdq).where(where)
+    keys = [
+        (band << CHUNK_BITS) | near
+        for band, value in enumerate(chunks(pdq))
+        for near in _neighbours(value, radius)
+    ]
+    candidates = select(PhotoBand.photo_id, PhotoBand.pdq).where(PhotoBand.key.in_(keys))
     query = int(pdq, 16)
     close = {
         photo_id: d
         for photo_id, other in session.execute(candidates)
-        if (d := (query ^ int(other, 16)).bit_count()) <= max_distance
+        if (d := (query ^ int.from_bytes(other, "big")).bit_count()) <= max_distance
     }
     if not close:
         return []

@@ -170,6 +170,8 @@ def store(session: Session, derived: Derived) -> DerivedRow:
     ]
     rows += [_copy(r, derived.capture_id) for r in earlier]
     session.add_all(rows)
+    session.flush()  # the photos' ids, for the search index
+    photohashes.index(session, [r for r in rows if isinstance(r, PhotoRow)])
     summary = DerivedRow(
         capture_id=derived.capture_id,
         derived_at=datetime.now(UTC),
