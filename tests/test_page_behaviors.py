@@ -16,6 +16,7 @@ import pytest
 
 from crawler.exceptions import InputError
 from crawler.page.behaviors import MAX_LOG, BehaviorState, parse_site_hosts, site_of
+from crawler.plan.follow import matching_links
 from demo.lazymedia import MediaSite
 from demo.site import png
 from demo.social import GROUP, WIDTHS, SocialSite
@@ -250,3 +251,16 @@ def test_what_a_page_sends_the_bindings_is_bounded_and_links_are_http_only():
                  "https://t.me/" + "a" * 70_000):  # fmt: skip
         state.on_link(None, link)
     assert state.links == ["https://t.me/c/1"]
+
+
+def test_the_readmes_telegram_rules_follow_posts_and_older_pages_of_that_channel_only():
+    seed = "https://t.me/s/somechannel"
+    links = [
+        "https://t.me/somechannel/120",
+        "https://t.me/s/somechannel?before=101",
+        "https://t.me/otherchannel/7",
+        "https://t.me/s/otherchannel?before=3",
+        "https://telegram.org/apps",
+    ]
+    rules = ["/somechannel/*", "/s/somechannel?before=*"]
+    assert [link for link, _ in matching_links(rules, seed, links)] == links[:2]
