@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.bundle import layout
+from archive.bundle import layout, media
 from archive.catalog.db import CaptureRow
 from archive.catalog.payloads import Origin, locate
 from archive.exceptions import ExportError
@@ -53,6 +53,7 @@ class Collected:
     # WARC member -> ids of the records in it that this capture needs
     depends: dict[str, set[str]] = field(default_factory=dict)
     pdf_print_of: dict[str, Any] | None = None
+    videos: list[dict[str, Any]] = field(default_factory=list)  # complete copies (issue 13)
 
 
 @dataclass
@@ -131,8 +132,12 @@ class Collector:
             )
         capture.identical = self._identical(row, found.revisits, origins)
         capture.pdf_print_of = self._print_of(capture)
+        every = media.add_keyframes(found.files)
         capture.extracted = found.files
-        capture.files = {kind: folder + layout.EXTRACTED[kind] for kind in found.files}
+        capture.files = {
+            kind: folder + (_name(kind, row.records.get(kind)) or kind) for kind in found.files
+        }
+        capture.videos = media.videos(folder, found.files, every)
         if "dom" in found.files:
             capture.title = _title(found.files["dom"])
         return capture
@@ -144,7 +149,7 @@ class Collector:
         if capture.row.warc_name not in self.originals:
             capture.staged.unlink()
         for kind, path in capture.extracted.items():
-            if kind != "screenshot":
+            if kind != "screenshot" and not kind.startswith("keyframes#"):
                 path.unlink()
 
     def referenced_warcs(self) -> list[Referenced]:
@@ -357,10 +362,12 @@ class Collector:
         wanted = {
             ref["record_id"]: kind
             for kind, ref in row.records.items()
-            if kind in layout.EXTRACTED and isinstance(ref, dict) and folder is not None
+            if _name(kind, ref) and isinstance(ref, dict) and folder is not None
         }
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
+            if any(media.member_name(kind, None) for kind in wanted.values()):
+                (folder / media.MEDIA).mkdir(exist_ok=True)
         found = _Found()
         with open(warc, "rb") as fh:
             for record in scan(fh, check_digests=True):
@@ -373,7 +380,7 @@ class Collector:
                     if kind is not None:
                         found.revisit_kinds[kind] = revisit
                 elif kind is not None and folder is not None:
-                    found.files[kind] = folder / layout.EXTRACTED[kind]
+                    found.files[kind] = folder / (_name(kind, row.records[kind]) or kind)
                     out = open(found.files[kind], "xb")  # noqa: SIM115 - closed below
                 try:
                     for chunk in record.chunks():
@@ -399,6 +406,11 @@ class Collector:
                 f"({', '.join(sorted(missing))}): nothing was exported"
             )
         return found
+
+
+def _name(kind: str, ref: Any) -> str | None:
+    """The file a record kind is taken out to, in its capture's folder."""
+    return layout.EXTRACTED.get(kind) or media.member_name(kind, ref)
 
 
 def _title(dom: Path) -> str | None:

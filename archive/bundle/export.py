@@ -276,7 +276,7 @@ class _Export:
         warc_name = os.path.basename(row.warc_name)
         members = {
             warc_name: capture.staged,
-            **{layout.EXTRACTED[k]: p for k, p in capture.extracted.items()},
+            **{capture.files[k].removeprefix(folder): p for k, p in capture.extracted.items()},
         }
         for name in sorted(members):
             path = members[name]

@@ -180,6 +180,7 @@ def _capture_facts(capture: Collected) -> dict[str, Any]:
         "identical": capture.identical,
         "pdf_not_printed": capture.pdf_print_of,
         "signed_in": _signed_in(prov),
+        "videos": capture.videos,
     }
 
 

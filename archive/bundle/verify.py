@@ -33,7 +33,7 @@ from typing import Any
 
 from cryptography import x509
 
-from archive.bundle import layout
+from archive.bundle import layout, media
 from archive.bundle.keys import fingerprint, load_public_pem, signature_valid
 from archive.bundle.pdfsign import check_pdf_signature
 from archive.bundle.retrace import retrace
@@ -574,6 +574,7 @@ class _Warcs:
     def _extracted(self, warc: _Warc) -> None:
         folder = posixpath.dirname(warc.member) + "/"
         record_ids = dict(warc.provenance.get("records") or {})
+        self._media(warc, folder, list(record_ids.get("media") or []))
         for kind, filename in sorted(layout.EXTRACTED.items()):
             member = folder + filename
             record_id = warc.provenance_id if kind == "provenance" else record_ids.get(kind)
@@ -621,6 +622,26 @@ class _Warcs:
             else:
                 self.bundle.check(
                     FAIL, "extract", member, f"is not the {kind} recorded in {warc.member}"
+                )
+
+
+    def _media(self, warc: _Warc, folder: str, record_ids: list[str]) -> None:
+        """Each video copy (issue 13) is, byte for byte, the payload of its record."""
+        for record_id, member, what in media.check(folder, self.bundle.names, record_ids):
+            if member is None:
+                self.bundle.check(
+                    FAIL, "extract", folder + media.MEDIA,
+                    f"missing: the {what} of {warc.member} (record {record_id})",
+                )  # fmt: skip
+                continue
+            actual = self.bundle.hash(member)
+            if actual is None:
+                continue
+            if actual == warc.records.get(record_id):
+                self.bundle.check(OK, "extract", member, f"is record {record_id} of the WARC")
+            else:
+                self.bundle.check(
+                    FAIL, "extract", member, f"is not the {what} recorded in {warc.member}"
                 )
 
 

@@ -348,7 +348,7 @@ class Archive:
         for kind, ref in written.resources.items():
             records[kind] = _ref(ref)
         for number, (ref, info) in enumerate(written.media, 1):
-            records[f"media#{number}"] = _ref(ref)
+            records[f"media#{number}"] = {**_ref(ref), "content_type": ref.content_type}
             records[f"media-info#{number}"] = _ref(info)
         res = written.resources
         env = capture.environment

@@ -142,7 +142,13 @@ class Recapture:
         """In the sealing transaction: index new payloads, add the time-line observation."""
         payloads.register(session, row.id, row.warc_name, written)
         own = {r.record_id: {"offset": r.offset, "length": r.length} for r in written.records}
-        refers = {ref.record_id: ref.refers_to for ref in written.records if ref.refers_to}
+        # Only a revisit's WARC-Refers-To points to its payload; a metadata record's (a video's
+        # description, issue 13) points to what it describes.
+        refers = {
+            ref.record_id: ref.refers_to
+            for ref in written.records
+            if ref.refers_to and ref.record_type == "revisit"
+        }
         records = dict(row.records)
         for kind, ref in records.items():
             target = refers.get(str(ref.get("record_id"))) if isinstance(ref, dict) else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from archive.capture import MediaFile
@@ -104,3 +104,23 @@ def write_media(
         )
         out.append((ref, write(record)))
     return out
+
+
+def payload_chunks(stream: Any, offset: int) -> Iterator[bytes]:
+    """The payload of the record at ``offset``, a chunk at a time: a video is never held whole.
+    A stream that cannot seek (an S3 object) is read up to the record and that is dropped."""
+    from archive.warc.reader import scan
+
+    if stream.seekable():
+        stream.seek(offset)
+    else:
+        left = offset
+        while left > 0:
+            skipped = stream.read(min(left, 1 << 20))
+            if not skipped:
+                raise ValueError(f"no WARC record at offset {offset}")
+            left -= len(skipped)
+    for record in scan(stream):
+        yield from record.chunks()
+        return
+    raise ValueError(f"no WARC record at offset {offset}")

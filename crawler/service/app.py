@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from archive import Archive
-from crawler.service import api, identifiers, metrics, ui
+from crawler.service import api, identifiers, media, metrics, ui
 from crawler.service.auth import LoginNeeded, Sessions, Tokens, to_login
 from crawler.service.bodylimit import BodyLimit
 from crawler.service.config import ServiceConfig
@@ -71,6 +71,7 @@ def create_app(config: ServiceConfig, archive: Archive) -> FastAPI:
     app.include_router(ui.router)
     app.include_router(identifiers.router)
     app.include_router(metrics.router)
+    app.include_router(media.router)
     return app
 
 

@@ -23,6 +23,7 @@ from crawler.service.auth import COOKIE, Sessions, UiUser
 from crawler.service.csrf import FormTokens
 from crawler.service.desk import FILES, MAX_URL, Desk, DeskDep, ReportIn
 from crawler.service.identifiers import shared
+from crawler.service.media import numbers
 
 # Pages are not part of the API's description.
 router = APIRouter(include_in_schema=False)
@@ -167,6 +168,7 @@ def capture_page(request: Request, report_id: int, user: UiUser, desk: DeskDep) 
         capture=desk.summary(captured) if captured is not None else None,
         records=captured.records if captured is not None else {},
         files=[k for k in FILES if captured is not None and k in captured.records],
+        videos=numbers(captured.records) if captured is not None else [],
         custody=(
             [e.as_dict() for e in custody.entries(desk.catalog, [captured.id])]
             if captured is not None
