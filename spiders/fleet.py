@@ -89,9 +89,13 @@ class FleetSpider(WatchSpider):
             settings.get("FLEET_WORKER_NAME")
             or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         )
+        # A job whose capture neither ended nor failed by then is handed back as failed, so that a
+        # request lost inside the engine cannot keep its lease (and its site's place) forever.
+        spider.stuck_after = settings.getfloat("CAPTURE_TIMEOUT", 30.0) * 3 + 60
         spider.archive_config = ArchiveConfig.from_settings(settings)
         spider.active = {}  # job id -> job, from its claim until it is booked
         spider.open_pages = set()  # jobs whose page is still open: the browser's work
+        spider.closing = set()  # their pages' closing being written to the queue
         spider.by_url = {}  # the job's URL, and its request's (normalised) URL -> job
         spider.sealed = 0
         spider.stopping = False
@@ -169,6 +173,14 @@ class FleetSpider(WatchSpider):
             except Exception as exc:  # the database is away for a moment: next time
                 logger.warning("could not renew leases: %s", exc)
             await asyncio.to_thread(self._beat_once)
+            now = queue.now()
+            for job in list(self.active.values()):
+                if job.started_at and (now - job.started_at).total_seconds() > self.stuck_after:
+                    logger.error("job %s (%s) never ended: handed back", job.id, job.url)
+                    await asyncio.to_thread(
+                        self.retrying, queue.fail, self.catalog, job.id, "the capture never ended"
+                    )
+                    self.finished(job)
 
     def finished(self, job: JobRow) -> None:
         """The job is booked (done, or back in the queue): its place is free (any thread)."""
@@ -240,9 +252,15 @@ class FleetSpider(WatchSpider):
     def recorded(self, capture: Capture, meta: dict[str, Any], *, navigated: bool) -> None:
         super().recorded(capture, meta, navigated=navigated)
         asked = meta[FLEET_KEY]
-        # The page is closed: while this capture is sealed, the browser takes the next one.
+        # The page is closed: while this capture is sealed, the browser takes the next one, and
+        # the site's place is free for the fleet.
         self.open_pages.discard(asked["id"])
         self.wake.set()
+        closing = asyncio.ensure_future(
+            asyncio.to_thread(self.retrying, queue.page_closed, self.catalog, asked["id"])
+        )
+        self.closing.add(closing)
+        closing.add_done_callback(self.closing.discard)
         capture.job_id = asked["id"]
         capture.provenance["job"] = {
             "id": asked["id"],

@@ -156,3 +156,15 @@ def test_status_counts_the_queue_and_the_workers_alive(archive: Archive):
     assert [(w["host"], w["pid"], w["current"]) for w in status["workers"]] == [
         ("host1", 7, [row.id])
     ]
+
+
+def test_a_closed_page_frees_its_sites_place_while_its_capture_is_sealed(archive: Archive):
+    catalog = archive.catalog
+    queue.enqueue(catalog, [Job(url=f"http://one.example/{n}", reason=DUE) for n in range(3)])
+    polite = Politeness(per_host=1)
+    first = queue.claim(catalog, "w1", 30, polite)
+    assert first is not None
+    assert queue.claim(catalog, "w2", 30, polite) is None
+    queue.page_closed(catalog, first.id)
+    second = queue.claim(catalog, "w2", 30, polite)
+    assert second is not None and second.id != first.id

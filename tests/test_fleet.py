@@ -3,6 +3,7 @@ browsers, the real S3 server, slow stand-in sites that count the pages they serv
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -47,8 +48,8 @@ def fleet(tmp_path: Path, fleet_db: str, s3: dict[str, str]) -> Iterator[Fleet]:
     made.stop()
 
 
-def urls(sites: SlowSites, prefix: str, count: int) -> list[str]:
-    return [f"{sites.bases[n % len(sites.bases)]}/page/{prefix}{n}" for n in range(count)]
+def urls(sites: SlowSites, prefix: str, count: int, hosts: int = 6) -> list[str]:
+    return [f"{sites.bases[n % hosts]}/page/{prefix}{n}" for n in range(count)]
 
 
 def schedule(fleet: Fleet, path: Path, listed: list[str]) -> None:
@@ -112,7 +113,12 @@ def test_every_worker_survives_its_catalog_connections_cut_by_the_server(
     wait_for(lambda: fleet.jobs(queue.DONE) == 10, 60, "the later jobs done", every=0.5)
     admin.dispose()
     assert all(proc.poll() is None for proc in workers)
-    assert len(fleet.alive()) == 2
+    shown = invoke("status", "--json", store=tmp_path, db=fleet.db, **fleet.env)
+    assert shown.returncode == 0, shown.stderr
+    state = json.loads(shown.stdout)
+    assert sorted(w["pid"] for w in state["workers"]) == sorted(p.pid for p in workers)
+    assert state["queue"]["due"] == {"queued": 0, "running": 0}
+    assert state["lag_s"]["captures"] == 10 and state["lag_s"]["p95"] is not None
     assert captured(fleet) == Counter({url: 1 for url in first + second}), fleet.log()
 
 
@@ -146,13 +152,13 @@ def test_the_scheduler_queues_a_due_entry_once_however_many_run(fleet: Fleet, tm
     seeds = watch_file(tmp_path / "watch.yaml", listed)
     env = {**fleet.env}
     results = []
+    # `lastseen scheduler --once` and its cron form `crawl --due --enqueue`, at the same time.
+    looks = [("scheduler", str(seeds), "--once"), ("crawl", str(seeds), "--due", "--enqueue")]
 
-    def run() -> None:
-        results.append(
-            run_cli("scheduler", str(seeds), "--once", store=tmp_path, db=fleet.db, **env)
-        )
+    def run(n: int = 0) -> None:
+        results.append(run_cli(*looks[n % 2], store=tmp_path, db=fleet.db, **env))
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -162,3 +168,14 @@ def test_the_scheduler_queues_a_due_entry_once_however_many_run(fleet: Fleet, tm
     with fleet.catalog.session() as s:
         queued = Counter(s.scalars(select(JobRow.url)))
     assert queued == Counter({url: 1 for url in listed})
+
+
+def test_fleet_commands_need_postgresql(tmp_path: Path):
+    seeds = watch_file(tmp_path / "watch.yaml", ["http://127.0.0.1:9/page/x"])
+    for args in (("status",), ("scheduler", str(seeds), "--once"),
+                 ("crawl", str(seeds), "--due", "--enqueue")):  # fmt: skip
+        done = invoke(*args, store=tmp_path / "store")
+        assert done.returncode == 2
+        assert "needs a PostgreSQL catalog" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "store").exists()  # nothing written

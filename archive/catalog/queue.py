@@ -71,6 +71,8 @@ class JobRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set once its page is closed: the capture is being sealed, the site's place is free.
+    page_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     worker: Mapped[str | None] = mapped_column(String(200))
     capture_id: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
@@ -226,7 +228,9 @@ def _retry(row: JobRow, reason: str, at: datetime) -> None:
 
 
 def _running_on(session: Session, host: str) -> int:
-    query = select(func.count()).where(JobRow.host == host, JobRow.status == RUNNING)
+    query = select(func.count()).where(
+        JobRow.host == host, JobRow.status == RUNNING, JobRow.page_closed_at.is_(None)
+    )
     return int(session.execute(query).scalar_one())
 
 
@@ -254,7 +258,11 @@ def claim(
                 other = aliased(JobRow)
                 running = (
                     select(func.count())
-                    .where(other.host == JobRow.host, other.status == RUNNING)
+                    .where(
+                        other.host == JobRow.host,
+                        other.status == RUNNING,
+                        other.page_closed_at.is_(None),
+                    )
                     .correlate(JobRow)
                     .scalar_subquery()
                 )
@@ -278,6 +286,7 @@ def claim(
                     s.add(site)
                 site.next_at = at + timedelta(seconds=polite.delay)
             row.status = RUNNING
+            row.page_closed_at = None
             row.worker = worker
             row.attempts = row.attempts + 1
             row.started_at = at
@@ -316,6 +325,17 @@ def renew(catalog: Catalog, job_ids: Iterable[int], worker: str, lease: float) -
             .where(JobRow.id.in_(ids), JobRow.worker == worker, JobRow.status == RUNNING)
             .values(lease_until=now() + timedelta(seconds=lease))
         )
+
+
+def page_closed(catalog: Catalog, job_id: int) -> None:
+    """The job's page is closed (its capture is being sealed): its site's place is free."""
+    with catalog.session() as s:
+        s.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.status == RUNNING)
+            .values(page_closed_at=now())
+        )
+        _notify(catalog, s)
 
 
 def release(catalog: Catalog, job_ids: Iterable[int], worker: str) -> None:

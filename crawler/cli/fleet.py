@@ -43,11 +43,10 @@ def politeness_options(func: F) -> F:
 
 
 def _fleet_archive(ctx: click.Context, what: str) -> Archive:
-    archive = Archive.open(archive_config(ctx))
-    if not archive.catalog.is_postgresql:
-        archive.close()
+    config = archive_config(ctx)
+    if not (config.db or "").startswith("postgresql"):  # checked before anything is created
         raise UserError(f"{what} needs a PostgreSQL catalog (LASTSEEN_DB=postgresql://...)")
-    return archive
+    return Archive.open(config)
 
 
 @click.command()
