@@ -112,7 +112,9 @@ class QueueSpider(CapturingSpider):
                 )
                 return
             self.in_progress.add(row.id)
-            request = self.capture_request(Job(url=row.url, case=row.case_id, note=row.note))
+            request = self.capture_request(
+                Job(url=row.url, case=row.case_id, note=row.note, profile=row.profile)
+            )
             request.meta[REQUEST_KEY] = {
                 "id": row.id,
                 "reporter": row.reporter,

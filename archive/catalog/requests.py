@@ -64,6 +64,8 @@ class RequestRow(Base):
     linked_to: Mapped[int | None] = mapped_column(Integer, index=True)
     capture_id: Mapped[int | None] = mapped_column(Integer, index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    # The browser profile to capture signed in with (migration 0006_report_profiles).
+    profile: Mapped[str | None] = mapped_column(String(64))
 
 
 def _now() -> datetime:
@@ -85,6 +87,7 @@ def request_summary(row: RequestRow) -> dict[str, Any]:
         "linked_to": row.linked_to,
         "capture_id": row.capture_id,
         "error": row.error,
+        "profile": row.profile,
     }
 
 
@@ -113,6 +116,7 @@ def _answering(session: Session, url: str, recent: datetime) -> RequestRow | Non
         .where(
             RequestRow.url == url,
             RequestRow.linked_to.is_(None),
+            RequestRow.profile.is_(None),
             or_(
                 RequestRow.status.in_([QUEUED, RUNNING]),
                 (RequestRow.status == STORED) & (RequestRow.finished_at >= recent),
@@ -133,6 +137,7 @@ def submit(
     dedup_seconds: float = 0,
     refused: str | None = None,
     via: str = "api",
+    profile: str | None = None,
 ) -> RequestRow:
     """Accept a capture request (queued, or linked to the same URL's pending or recent capture).
 
@@ -144,7 +149,9 @@ def submit(
         # already), so that two requests for one URL arriving together cannot both be primary.
         catalog.lock_custody(s)
         primary = None
-        if refused is None and dedup_seconds > 0:
+        # A capture signed in shows what an anonymous one does not (and the reverse): a request
+        # with a profile is never answered by another capture.
+        if refused is None and dedup_seconds > 0 and profile is None:
             primary = _answering(s, url, now - timedelta(seconds=dedup_seconds))
         row = RequestRow(
             url=url,
@@ -158,6 +165,7 @@ def submit(
             capture_id=primary.capture_id if primary else None,
             finished_at=now if refused else (primary.finished_at if primary else None),
             error=refused,
+            profile=profile,
         )
         s.add(row)
         s.flush()
@@ -168,6 +176,8 @@ def submit(
             "note": note,
             "via": via,
         }
+        if profile:
+            details["profile"] = profile
         if primary is not None:
             details["linked_to"] = primary.id
         if refused:
@@ -180,7 +190,8 @@ def submit(
         if catalog.is_postgresql and row.status == QUEUED and primary is None:
             # Shared catalog: a job of the fleet's queue, ahead of scheduled captures; the
             # worker that seals it answers this request (spiders/fleet.py).
-            queue.add(catalog, s, Job(url=url, case=case_id, note=note), report_id=row.id)
+            job = Job(url=url, case=case_id, note=note, profile=profile)
+            queue.add(catalog, s, job, report_id=row.id)
         return row
 
 

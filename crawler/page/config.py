@@ -85,9 +85,7 @@ class CaptureConfig:
         if self.scroll_max_height < 0:
             raise InputError("scroll_max_height cannot be negative")
         if self.media not in MEDIA_CHOICES:
-            raise InputError(
-                f"media must be one of {', '.join(MEDIA_CHOICES)}, not {self.media!r}"
-            )
+            raise InputError(f"media must be one of {', '.join(MEDIA_CHOICES)}, not {self.media!r}")
         if self.media_max_bytes < 1 or self.media_live_seconds <= 0 or self.media_timeout <= 0:
             raise InputError("the media size and time limits must be positive")
 

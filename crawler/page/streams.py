@@ -156,9 +156,7 @@ def _dash_segments(
     seg_list = _child(rep, "SegmentList")
     if seg_list is not None:
         urls = [
-            urljoin(base, n.get("media") or "")
-            for n in seg_list
-            if _local(n.tag) == "SegmentURL"
+            urljoin(base, n.get("media") or "") for n in seg_list if _local(n.tag) == "SegmentURL"
         ]
         init = _child(seg_list, "Initialization")
         if init is not None and init.get("sourceURL"):

@@ -245,6 +245,8 @@ def _profile(node: yaml.Node) -> str:
         return check_name(_scalar(node, "profile").strip())
     except InputError as exc:
         raise _Error(node, str(exc)) from None
+
+
 def _media(node: yaml.Node) -> bool:
     raw = _scalar(node, "media")
     if not node.tag.endswith(":bool"):

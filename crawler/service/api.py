@@ -96,6 +96,15 @@ def list_captures(
 
 
 @router.get(
+    "/api/profiles",
+    tags=["profiles"],
+    summary="The browser profiles this token may capture with, signed in or signed out since when",
+)
+def list_profiles(user: ApiUser, desk: DeskDep) -> dict[str, Any]:
+    return {"profiles": desk.profile_listing(user)}
+
+
+@router.get(
     "/api/captures/{report_id}",
     tags=["captures"],
     summary="Status of a capture request; with the capture's fields once stored",

@@ -16,6 +16,26 @@ MIN_SECRET = 16
 TRUE = ("1", "true", "yes", "on")
 
 
+# ``:profiles=anna|tipline-*`` in a token's entry: the browser profiles it may capture with.
+_PROFILES = re.compile(r":profiles=([^:,]*)")
+
+
+def profile_grants(value: str | None) -> dict[str, tuple[str, ...]]:
+    """The browser profiles each token may capture with (patterns, ``|``-joined, after
+    ``:profiles=``); a token without them may use none: a profile is an investigator's account."""
+    grants: dict[str, tuple[str, ...]] = {}
+    for item in (value or "").split(","):
+        found = _PROFILES.search(item)
+        if found:
+            patterns = tuple(p for p in found.group(1).split("|") if p)
+            if not patterns or any(ch.isspace() for p in patterns for ch in p):
+                raise InputError(
+                    "LASTSEEN_API_TOKEN: profiles= must be profile names or patterns joined by |"
+                )
+            grants[item.strip().partition(":")[0]] = patterns
+    return grants
+
+
 def parse_tokens(value: str | None) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     """``LASTSEEN_API_TOKEN``: ``name:secret`` pairs separated by commas, e.g.
     ``alice:4f9c...,tipline:77ab...``. The name is who the custody log says reported a URL.
@@ -29,6 +49,7 @@ def parse_tokens(value: str | None) -> tuple[dict[str, str], dict[str, tuple[str
     tokens: dict[str, str] = {}
     scopes: dict[str, tuple[str, ...]] = {}
     for number, item in enumerate(value.split(","), start=1):
+        item = _PROFILES.sub("", item)  # profile_grants reads those
         name, sep, secret = item.strip().partition(":")
         if not sep or not TOKEN_NAME.match(name):
             raise InputError(
@@ -62,6 +83,8 @@ class ServiceConfig:
     tokens: dict[str, str]
     # Tokens limited to some cases (need-to-know): name -> case patterns (fnmatch, * and ?).
     scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The browser profiles each token may capture with: name -> profile patterns.
+    profiles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     allow_private: bool = False
     allowed_networks: tuple[IPNetwork, ...] = field(default_factory=tuple)
     # The same URL reported again within this many seconds of its capture shares that capture.
@@ -102,6 +125,7 @@ class ServiceConfig:
         return cls(
             tokens=tokens,
             scopes=scopes,
+            profiles=profile_grants(env.get("LASTSEEN_API_TOKEN")),
             allow_private=guard.allow_private,
             allowed_networks=guard.allowed_networks,
             dedup_seconds=dedup,

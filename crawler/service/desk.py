@@ -26,6 +26,7 @@ from archive.catalog.requests import RequestRow, request_summary
 from crawler.exceptions import InputError
 from crawler.invisible import hidden
 from crawler.plan.seeds import check_url
+from crawler.profiles.store import ProfileStore, check_name, open_profiles
 from crawler.service.config import ServiceConfig
 from crawler.service.ratelimit import RateLimit
 
@@ -73,6 +74,21 @@ class ReportIn(BaseModel):
     url: str = Field(max_length=MAX_URL, description="http or https URL to capture")
     case: str | None = Field(default=None, max_length=MAX_CASE, description="Case number")
     note: str | None = Field(default=None, max_length=MAX_NOTE, description="Why it matters")
+    profile: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Capture signed in with this browser profile (one the token may use)",
+    )
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_name(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("url")
     @classmethod
@@ -121,6 +137,8 @@ class Desk:
             raise HTTPException(
                 403, f"{reporter} may not report into case {asked.case or '(none)'}"
             )
+        if asked.profile:
+            await run_in_threadpool(self.check_profile, reporter, asked.profile, asked.case)
         wait = self.rate.wait(reporter)
         if wait:
             raise HTTPException(
@@ -148,8 +166,39 @@ class Desk:
             dedup_seconds=self.config.dedup_seconds,
             refused=refusal,
             via=via,
+            profile=asked.profile,
         )
         return row
+
+    def may_use(self, user: str, profile: str) -> bool:
+        """A token may capture with the profiles its ``profiles=`` names, and no other."""
+        return any(fnmatchcase(profile, p) for p in self.config.profiles.get(user, ()))
+
+    def check_profile(self, user: str, profile: str, case: str | None) -> None:
+        if not self.may_use(user, profile):
+            self.deny(user, f"profile {profile}", case)
+            raise HTTPException(403, f"{user} may not capture with profile {profile}")
+        if self.profiles().find(profile) is None:
+            raise HTTPException(422, f"no profile named {profile}")
+
+    def profiles(self) -> ProfileStore:
+        return open_profiles(self.catalog.url)
+
+    def profile_listing(self, user: str) -> list[dict[str, Any]]:
+        """The profiles this token may use: account, sites, signed in or out since when."""
+        store = self.profiles()
+        return [
+            {
+                "name": p.name,
+                "account": p.account,
+                "sites": p.sites,
+                "status": "signed-out" if p.signed_out_since else "signed-in",
+                "signed_out_since": p.signed_out_since,
+                "signed_out_url": p.signed_out_url,
+            }
+            for p in store.all()
+            if self.may_use(user, p.name)
+        ]
 
     def pending(self, reporter: str) -> int:
         """Capture requests of ``reporter`` that are queued or running."""
