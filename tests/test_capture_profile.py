@@ -253,3 +253,28 @@ def test_an_expired_profile_meets_a_login_wall_which_is_not_gone_and_pauses_the_
     assert json.loads(proc.stdout)["outcome"] == "ok"
     line = json.loads(invoke("history", url, "--json", store=store).stdout)
     assert line["state"] == "gone" and line["gone_since"]["reason"] == "redirect-login"
+
+
+def test_one_profile_is_used_by_one_page_at_a_time_each_starting_from_the_saved_state(tmp_path):
+    # No grace: a session dies the moment the site rotates it. Two pages sharing a state at once,
+    # or a page starting from a state not saved back, would meet the login wall.
+    site = SocialSite(grace=0).start()
+    try:
+        store, env = tmp_path / "evidence", {"LASTSEEN_PROFILES": str(tmp_path / "profiles")}
+        state = tmp_path / "state.json"
+        state.write_text(json.dumps(site.storage_state(site.sign_in())))
+        proc = invoke("profile", "import", "solo", str(state), "--login-wall-url", "*/login*",
+                      store=store, **env)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        seeds = tmp_path / "watch.yaml"
+        seeds.write_text(
+            "".join(f"- url: {site.url(f'/post/{n}')}\n  profile: solo\n" for n in (1, 2, 3))
+        )
+        proc = run_cli("crawl", str(seeds), "--json", "--per-host", "3", store=store, **env)
+        assert proc.returncode == 0, proc.stderr
+        captures = [json.loads(line) for line in proc.stdout.splitlines()]
+        assert [c["outcome"] for c in captures] == ["ok", "ok", "ok"]
+        spans = sorted((c["captured_at"], c["finished_at"]) for c in captures)
+        assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:], strict=False))
+    finally:
+        site.stop()
