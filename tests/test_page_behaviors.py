@@ -264,3 +264,16 @@ def test_the_readmes_telegram_rules_follow_posts_and_older_pages_of_that_channel
     ]
     rules = ["/somechannel/*", "/s/somechannel?before=*"]
     assert [link for link, _ in matching_links(rules, seed, links)] == links[:2]
+
+
+def test_a_host_mapped_to_facebook_gets_what_facebook_com_gets(media, tmp_path):
+    """The library's Facebook behavior is off upstream: a mapped host runs autoscroll, with the
+    site's budget, as facebook.com would; nothing forces a behavior upstream switched off."""
+    _, records, _ = capture(
+        media.url("/gallery"),
+        tmp_path / "evidence",
+        LASTSEEN_SITE_HOSTS=f"127.0.0.1:{media.port}=facebook",
+    )
+    behaviors = provenance(records)["behaviors"]
+    assert behaviors["site"] == "facebook" and behaviors["budget_s"] == 20.0
+    assert behaviors["main_behavior"] == "Autoscroll"
