@@ -278,3 +278,35 @@ def test_one_profile_is_used_by_one_page_at_a_time_each_starting_from_the_saved_
         assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:], strict=False))
     finally:
         site.stop()
+
+
+def test_the_fleets_scheduler_does_not_queue_a_signed_out_profiles_entries(
+    tmp_path, pg_url, monkeypatch
+):
+    from cryptography.fernet import Fernet
+
+    env = {"LASTSEEN_PROFILES": str(tmp_path / "profiles"),
+           "LASTSEEN_PROFILE_KEY": Fernet.generate_key().decode()}  # fmt: skip
+    store = tmp_path / "evidence"
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"cookies": [], "origins": [{"origin": "http://127.0.0.1:9"}]}))
+    for name in ("out", "in"):
+        proc = invoke("profile", "import", name, str(state), store=store, db=pg_url, **env)
+        assert proc.returncode == 0, proc.stderr
+    monkeypatch.setenv("LASTSEEN_PROFILE_KEY", env["LASTSEEN_PROFILE_KEY"])
+    open_profiles(pg_url).signed_out("out", "2026-12-03T10:00:00Z", "http://127.0.0.1:9/login")
+    seeds = tmp_path / "watch.yaml"
+    seeds.write_text(
+        "- url: http://127.0.0.1:9/a\n  profile: out\n- url: http://127.0.0.1:9/b\n  profile: in\n"
+    )
+    proc = run_cli("crawl", str(seeds), "--due", "--enqueue", "--json", store=store, db=pg_url,
+                   **env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["due"] == 2 and json.loads(proc.stdout)["queued"] == 1
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        queued = [row[0] for row in conn.execute(text("SELECT url FROM jobs"))]
+    engine.dispose()
+    assert queued == ["http://127.0.0.1:9/b"]

@@ -16,15 +16,31 @@ from archive.job import DUE, Job
 from crawler.plan.schedule import Schedule
 
 
+def signed_out(catalog: Catalog, seeds: list[Job]) -> set[str]:
+    """The seeds' profiles that met a login wall and were not signed in again since: their
+    scheduled captures wait (the links a seed's rules found carry its profile)."""
+    names = {seed.profile for seed in seeds if seed.profile}
+    if not names:
+        return set()
+    from crawler.profiles.store import open_profiles
+
+    store = open_profiles(catalog.url)
+    return {n for n in names if (p := store.find(n)) is not None and p.signed_out_since}
+
+
 def enqueue_due(catalog: Catalog, seeds: list[Job], now: datetime) -> tuple[int, int]:
-    """Apply the seed file to the watch list and queue what is due: (due, newly queued)."""
+    """Apply the seed file to the watch list and queue what is due: (due, newly queued). An
+    entry whose profile is signed out stays due, unqueued, until it is signed in again."""
     schedule = Schedule(catalog, now)
     queued = 0
+    paused = signed_out(catalog, seeds)
     with catalog.session() as s:
         queue.lock_schedule(catalog, s)
         watchlist.sync_seeds(s, seeds, now)
         rows = watchlist.due(s, [seed.url for seed in seeds], now)
         for row in rows:
+            if row.profile in paused:
+                continue
             job = schedule._job(s, row, reason=DUE)
             if queue.add(catalog, s, job, due_at=row.next_due_at) is not None:
                 queued += 1
