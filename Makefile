@@ -8,14 +8,14 @@ BIN := $(VENV)/bin
 PYWB_VENV := .venv-pywb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup browser behaviors export-deps media-deps pywb lint bench soak clean
+.PHONY: run test setup browser behaviors export-deps media-deps login-deps pywb lint bench soak clean
 
 $(BIN)/lastseen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-setup: $(BIN)/lastseen browser behaviors export-deps media-deps
+setup: $(BIN)/lastseen browser behaviors export-deps media-deps login-deps
 
 # Playwright's own Chromium when `playwright install chromium` worked, else Debian's.
 browser: $(BIN)/lastseen
@@ -67,6 +67,15 @@ $(HLSJS_DIR)/node_modules/hls.js/dist/hls.min.js:
 	mkdir -p $(HLSJS_DIR)
 	npm install --silent --no-audit --no-fund --prefix $(HLSJS_DIR) hls.js@$(HLSJS_VERSION)
 	@touch $@
+
+# `lastseen profile login` opens a headed browser: its test gives it a virtual screen (Xvfb).
+# The Docker image has no screen to sign in on (profiles are imported there), so it needs none.
+LOGIN_DEBS := xvfb
+login-deps:
+	@dpkg -s $(LOGIN_DEBS) >/dev/null 2>&1 || { \
+		echo "installing Debian packages for the profile login test: $(LOGIN_DEBS)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(LOGIN_DEBS) >/dev/null; }
 
 # The fleet's compose.yaml is validated by Debian's docker-compose (`config` needs no daemon).
 compose-deps:

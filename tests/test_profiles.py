@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from cryptography.fernet import Fernet
 
 from crawler.profiles.store import open_profiles
-from tests.conftest import invoke
+from tests.conftest import LASTSEEN, cli_env, invoke
 
 
 @pytest.fixture
@@ -161,3 +165,49 @@ def test_with_postgresql_the_encrypted_profile_lives_in_the_catalog(
     listed = invoke("profile", "ls", "--json", store=store, db=pg_url,
                     LASTSEEN_PROFILES=str(tmp_path / "elsewhere"), LASTSEEN_PROFILE_KEY=key)  # fmt: skip
     assert [p["name"] for p in json.loads(listed.stdout)] == ["shared"]
+
+
+@pytest.fixture
+def display() -> Iterator[str]:
+    """A virtual screen (Xvfb) of our own, for the headed browser of `profile login`."""
+    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x900x24", "-nolisten",
+                             "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    for _ in range(100):
+        if Path(f"/tmp/.X11-unix/X{number}").exists():
+            break
+        time.sleep(0.05)
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_login_opens_a_browser_window_and_saves_its_state_when_the_window_closes(
+    site, display, profiles, store
+):
+    env = cli_env(store, LASTSEEN_PROFILES=str(profiles), DISPLAY=display)
+    proc = subprocess.Popen(
+        [LASTSEEN, "profile", "login", "ads", site.url("/ad/1"), "--account", "Ads visitor"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert "close the browser window" in proc.stdout.readline()
+        time.sleep(2)  # the page set its cookies; the state is read every second
+        # The investigator closes the window: the browser the command started goes away.
+        browsers = [
+            child
+            for child in psutil.Process(proc.pid).children(recursive=True)
+            if "chrom" in child.name() and not any(a.startswith("--type=") for a in child.cmdline())
+        ]
+        assert browsers, "no headed browser was started"
+        for browser in browsers:
+            browser.terminate()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "profile ads (Ads visitor): 2 cookie(s) for 127.0.0.1" in out
+    saved = open_profiles(folder=profiles).get("ads")
+    assert {c["name"] for c in saved.state["cookies"]} == {"visitor", "lang"}
