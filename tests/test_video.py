@@ -159,6 +159,7 @@ def test_the_yt_dlp_copy_is_whole_with_its_metadata_record(
     for tool in ("yt-dlp", "ffmpeg", "ffprobe"):
         assert re.fullmatch(r"[0-9a-f]{64}", info["executables"][tool]["sha256"]), tool
     assert info["ffprobe"]["format"]["duration"] and "h264" in info["codecs"]
+    assert info["started_at"] <= info["ended_at"]  # the copy's own times, after the page's
     assert info["resolution"]
 
 

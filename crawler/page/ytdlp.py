@@ -22,11 +22,13 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from archive.capture import MediaFile
+from archive.times import rfc3339
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +212,10 @@ async def copy_one(
     """One yt-dlp run: the copy (None when there is none) and what to say about it."""
     folder.mkdir(parents=True)
     cmd = _command(url, folder, limits, live, cookies, proxy, user_agent)
-    note: dict[str, Any] = {"source_url": url, "command": _shown(cmd)}
+    # The copy is made after the page was closed: its own times, in UTC.
+    note: dict[str, Any] = {
+        "source_url": url, "command": _shown(cmd), "started_at": rfc3339(datetime.now(UTC))
+    }
     proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -222,6 +227,7 @@ async def copy_one(
         note["stopped"] = f"yt-dlp did not finish within {seconds:g} s (CAPTURE_MEDIA_TIMEOUT)"
     text = (out + err).decode("utf-8", "replace")
     note["exit_status"] = proc.returncode
+    note["ended_at"] = rfc3339(datetime.now(UTC))
     if "max-filesize" in text or "larger than max" in text:
         note["size_limit"] = (
             f"not kept: larger than CAPTURE_MEDIA_MAX_BYTES ({limits.max_bytes} bytes)"
@@ -273,6 +279,8 @@ async def copy_one(
             "duration": duration,
             "notes": {k: v for k, v in note.items() if k in ("size_limit", "live", "stopped")},
             "command": note["command"],
+            "started_at": note["started_at"],
+            "ended_at": note["ended_at"],
             "ffprobe": probe,
             "yt_dlp_info": redact(info),
         },
