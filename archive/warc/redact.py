@@ -72,8 +72,8 @@ def _form(body: bytes, fields: set[str], where: dict[str, Any], out: list[dict[s
     for pair in body.split(b"&"):
         name, eq, value = pair.partition(b"=")
         key = unquote_plus(name.decode("latin-1"))
-        if eq and key in fields:
-            original = unquote_plus(value.decode("latin-1"))
+        original = unquote_plus(value.decode("latin-1"))
+        if eq and key in fields and not original.startswith(PREFIX):
             out.append({**where, "field": key, "value_sha256": redacted(original)[len(PREFIX) :]})
             pair = name + b"=" + redacted(original).encode("ascii")
         parts.append(pair)
