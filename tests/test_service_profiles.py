@@ -60,3 +60,32 @@ def test_a_report_with_a_profile_is_captured_signed_in_only_for_tokens_that_may_
     finally:
         service.stop()
         site.stop()
+
+
+def test_the_web_page_offers_the_tokens_profiles_and_shows_which_are_signed_out(
+    store: Path, tmp_path: Path
+):
+    from tests.test_service_sessions import call, sign_in
+
+    profiles = str(tmp_path / "profiles")
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"cookies": [], "origins": [{"origin": "http://127.0.0.1:9"}]}))
+    for name in ("anna", "bob"):
+        invoke("profile", "import", name, str(state), "--account", f"{name} (undercover)",
+               store=store, LASTSEEN_PROFILES=profiles)  # fmt: skip
+    from crawler.profiles.store import open_profiles
+
+    open_profiles(folder=Path(profiles)).signed_out("bob", "2026-12-03T10:00:00Z", "http://x/login")
+    service = start_service(
+        store, None, "--workers", "0", LASTSEEN_PROFILES=profiles,
+        LASTSEEN_API_TOKEN=f"{ALICE}:profiles=*,{TIPLINE}",
+    )  # fmt: skip
+    try:
+        _, cookie = sign_in(service)
+        page = call(service, "GET", "/", cookie).body
+        assert '<option value="anna">anna: anna (undercover)</option>' in page
+        assert '<tr data-profile="bob" data-state="signed-out">' in page
+        assert "signed out since 2026-12-03T10:00:00Z" in page
+        assert '<tr data-profile="anna" data-state="signed-in">' in page
+    finally:
+        service.stop()

@@ -214,7 +214,9 @@ async def copy_one(
     cmd = _command(url, folder, limits, live, cookies, proxy, user_agent)
     # The copy is made after the page was closed: its own times, in UTC.
     note: dict[str, Any] = {
-        "source_url": url, "command": _shown(cmd), "started_at": rfc3339(datetime.now(UTC))
+        "source_url": url,
+        "command": _shown(cmd),
+        "started_at": rfc3339(datetime.now(UTC)),
     }
     proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE

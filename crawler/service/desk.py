@@ -129,6 +129,7 @@ class Desk:
         self.config = config
         self.guard = config.guard
         self.rate = RateLimit(config.reports_per_minute)
+        self._profiles: ProfileStore | None = None
 
     async def accept(self, asked: ReportIn, reporter: str, via: str) -> RequestRow:
         """Queue a capture request, link it to the same URL's capture, or record it refused."""
@@ -182,10 +183,14 @@ class Desk:
             raise HTTPException(422, f"no profile named {profile}")
 
     def profiles(self) -> ProfileStore:
-        return open_profiles(self.catalog.url)
+        if self._profiles is None:
+            self._profiles = open_profiles(self.catalog.url)
+        return self._profiles
 
     def profile_listing(self, user: str) -> list[dict[str, Any]]:
         """The profiles this token may use: account, sites, signed in or out since when."""
+        if not self.config.profiles.get(user):
+            return []
         store = self.profiles()
         return [
             {

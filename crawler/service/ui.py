@@ -117,7 +117,10 @@ def logout(request: Request, csrf: CsrfField = "") -> Response:
 @router.get("/")
 def index(request: Request, user: UiUser, desk: DeskDep, case: str | None = None) -> HTMLResponse:
     rows = desk.listing(case or None, LISTED, user)
-    return page(request, "index.html", user=user, rows=rows, case=case or "", form={})
+    return page(
+        request, "index.html", user=user, rows=rows, case=case or "", form={},
+        profiles=desk.profile_listing(user),
+    )  # fmt: skip
 
 
 @router.post("/report")
@@ -128,13 +131,14 @@ async def report_form(
     url: Annotated[str, Form()],
     case: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
+    profile: Annotated[str, Form()] = "",
     csrf: CsrfField = "",
 ) -> Response:
-    form = {"url": url, "case": case, "note": note}
+    form = {"url": url, "case": case, "note": note, "profile": profile}
     if not _session_form(request, csrf):
         return await _form_error(request, user, desk, form, EXPIRED, 403)
     try:
-        asked = ReportIn(url=url, case=case, note=note)
+        asked = ReportIn(url=url, case=case, note=note, profile=profile or None)
     except ValueError as exc:
         errors = [e["msg"].removeprefix("Value error, ") for e in exc.errors()]  # type: ignore[attr-defined]
         return await _form_error(request, user, desk, form, "; ".join(errors))
@@ -151,9 +155,11 @@ async def _form_error(
     request: Request, user: str, desk: Desk, form: dict[str, str], error: str, status: int = 422
 ) -> HTMLResponse:
     rows = await run_in_threadpool(desk.listing, None, LISTED, user)
+    profiles = await run_in_threadpool(desk.profile_listing, user)
     return page(
-        request, "index.html", status, user=user, rows=rows, case="", form=form, error=error
-    )
+        request, "index.html", status, user=user, rows=rows, case="", form=form, error=error,
+        profiles=profiles,
+    )  # fmt: skip
 
 
 @router.get("/captures/{report_id}")
