@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from archive.capture import OUTCOME_HTTP_ERROR, OUTCOME_LOGIN_WALL, OUTCOME_OK, Capture
@@ -48,6 +49,7 @@ async def signed_in(page: Any, meta: dict[str, Any], capture: Capture) -> None:
     if lease is None:
         return
     profile = lease.profile
+    started = time.monotonic()
     wall, checked = await _login_wall(page, lease, capture)
     saved = False
     if wall is not None:
@@ -70,6 +72,8 @@ async def signed_in(page: Any, meta: dict[str, Any], capture: Capture) -> None:
         "login_wall": wall,
         "signed_in_check": checked,
         "state_saved_back": saved,
+        # The check, the save and the redaction, within the capture's time.
+        "took_s": round(time.monotonic() - started, 3),
     }
     capture.provenance["redaction"] = {
         "profile": profile.name,
