@@ -114,6 +114,14 @@ def main() -> None:
         db1 = stats(admin, name)
         with catalog.session() as s:
             warc = s.execute(select(func.avg(CaptureRow.warc_size))).scalar_one()
+            # Where a job's time goes: its page open in the browser, then sealing and booking.
+            spans = s.execute(
+                select(JobRow.started_at, JobRow.page_closed_at, JobRow.finished_at).where(
+                    JobRow.status == DONE, JobRow.page_closed_at.is_not(None)
+                )
+            ).all()
+        page = [(c - a).total_seconds() for a, c, _ in spans]
+        seal = [(f - c).total_seconds() for _, c, f in spans]
         load = {k: round((db1[k] - db0[k]) / args.pages, 1) for k in db0}
         print(
             json.dumps(
@@ -129,6 +137,8 @@ def main() -> None:
                     "cpu_s_per_capture": round(cpu / args.pages, 2),
                     "catalog_per_capture": load,
                     "warc_bytes_avg": int(warc or 0),
+                    "job_page_open_s_avg": round(sum(page) / len(page), 2) if page else None,
+                    "job_sealing_s_avg": round(sum(seal) / len(seal), 2) if seal else None,
                     "load_avg": os.getloadavg(),
                 }
             )
