@@ -248,6 +248,18 @@ def test_an_expired_profile_meets_a_login_wall_which_is_not_gone_and_pauses_the_
     summary = json.loads(proc.stdout.splitlines()[-1])["summary"]
     assert summary["due"] == 1 and summary["paused"] == 1 and summary["captured"] == 0
     assert "profile old signed out since" in proc.stderr
+    # Signed in again (a fresh state imported), its scheduled captures resume.
+    state.write_text(json.dumps(site.storage_state(site.sign_in())))
+    assert invoke("profile", "import", "old", str(state), store=store, **env).returncode == 0
+    proc = run_cli("crawl", str(watch), "--due", "--json", store=store, **env)
+    summary = json.loads(proc.stdout.splitlines()[-1])["summary"]
+    assert summary["paused"] == 0 and summary["captured"] == 1 and summary["signed_out"] == 0
+    # A capture asked for by hand that turns out signed in after all signs the profile in again.
+    open_profiles(folder=tmp_path / "profiles").signed_out("old", "2026-12-03T10:00:00Z", url)
+    proc = run_cli("capture", site.url("/post/4"), "--profile", "old", "--json", store=store, **env)
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(invoke("profile", "ls", "--json", store=store, **env).stdout)
+    assert listed[0]["status"] == "signed-in"
     # Anonymous captures keep the rule: a redirect to a login page is a vanished page.
     proc = run_cli("capture", url, "--json", store=store)
     assert json.loads(proc.stdout)["outcome"] == "ok"

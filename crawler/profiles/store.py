@@ -238,8 +238,9 @@ class ProfileStore:
         return [p for p in (self.find(n) for n in self.names()) if p is not None]
 
     def save_state(self, name: str, state: dict[str, Any]) -> None:
-        """The browser's state after a capture (sites rotate their session cookies)."""
-        self.put(replace(self.get(name), state=state))
+        """The browser's state after a capture that was signed in (sites rotate their session
+        cookies); a profile marked signed out is signed in again: its scheduled captures resume."""
+        self.put(replace(self.get(name), state=state, signed_out_since=None, signed_out_url=None))
 
     def signed_out(self, name: str, at: str, url: str) -> Profile:
         """A capture met a login wall: the profile is signed out from then on (the first time
