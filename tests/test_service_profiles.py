@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from demo.social import SocialSite
 from tests.conftest import invoke
 from tests.service_fixtures import ALICE, TIPLINE, start_service
@@ -14,17 +16,21 @@ from tests.warcs import read_warc
 
 
 def test_a_report_with_a_profile_is_captured_signed_in_only_for_tokens_that_may_use_it(
-    store: Path, tmp_path: Path
+    store: Path, tmp_path: Path, db_url: str | None
 ):
+    """Both catalogs: with PostgreSQL the encrypted profile lives in the catalog, and the fleet's
+    worker that takes the job signs in with it (the key given to each process)."""
     site = SocialSite().start()
-    profiles = str(tmp_path / "profiles")
+    env = {"LASTSEEN_PROFILES": str(tmp_path / "profiles"),
+           "LASTSEEN_PROFILE_KEY": Fernet.generate_key().decode()}  # fmt: skip
     state = tmp_path / "state.json"
     state.write_text(json.dumps(site.storage_state(site.sign_in())))
     proc = invoke("profile", "import", "anna", str(state), "--account", "Anna V.",
-                  "--login-wall-url", "*/login*", store=store, LASTSEEN_PROFILES=profiles)  # fmt: skip
+                  "--login-wall-url", "*/login*", store=store, db=db_url, **env)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "profiles").exists() == (db_url is None)
     service = start_service(
-        store, None, LASTSEEN_ALLOW_PRIVATE="1", LASTSEEN_PROFILES=profiles,
+        store, db_url, LASTSEEN_ALLOW_PRIVATE="1", **env,
         LASTSEEN_API_TOKEN=f"{ALICE}:profiles=anna|team-*,{TIPLINE}",
     )  # fmt: skip
     try:
