@@ -72,6 +72,38 @@ def test_a_worker_captures_due_entries_once_each(fleet: Fleet, sites: SlowSites,
     assert captured(fleet) == Counter({url: 1 for url in listed}), fleet.log()
 
 
+def test_three_workers_take_at_most_45_percent_of_one_workers_time_politely(
+    fleet: Fleet, sites: SlowSites, tmp_path: Path
+):
+    # Two pages at once per worker on three sites of two places each: the three workers fill
+    # every place. A capture costs about a CPU second: more pages at once would measure the
+    # cores, not the fleet.
+    args = ("--per-host", PER_HOST, "--concurrency", "2", "--lease", "10")
+    fleet.start(1, *args)
+    sites.most.clear()
+    one = urls(sites, "one", 90, hosts=3)
+    started = time.monotonic()
+    schedule(fleet, tmp_path / "one.yaml", one)
+    wait_for(lambda: fleet.jobs(queue.DONE) == 90, 400, "one worker's 90 captures", every=0.5)
+    alone = time.monotonic() - started
+
+    fleet.start(2, *args)
+    three = urls(sites, "three", 90, hosts=3)
+    started = time.monotonic()
+    schedule(fleet, tmp_path / "three.yaml", three)
+    wait_for(lambda: fleet.jobs(queue.DONE) == 180, 400, "three workers' captures", every=0.5)
+    together = time.monotonic() - started
+    print(f"one worker {alone:.1f} s, three workers {together:.1f} s")
+
+    assert together <= 0.45 * alone, (alone, together)
+    assert captured(fleet) == Counter({url: 1 for url in one + three})
+    assert all(sites.served[url] == 1 for url in one + three)
+    assert max(sites.most.values()) <= int(PER_HOST), sites.most
+    with fleet.catalog.session() as s:
+        by_worker = Counter(s.scalars(select(JobRow.worker).where(JobRow.url.in_(three))))
+    assert len(by_worker) == 3  # every worker took its share
+
+
 def test_a_worker_killed_mid_capture_loses_and_duplicates_nothing(
     fleet: Fleet, sites: SlowSites, tmp_path: Path
 ):
