@@ -31,13 +31,15 @@ def video() -> Iterator[VideoSite]:
     site.stop()
 
 
-def crawl(site: VideoSite, folder: Path, pages: list[str], *options: str) -> dict[str, dict]:
+def crawl(
+    site: VideoSite, folder: Path, pages: list[str], *options: str, **env: str
+) -> dict[str, dict]:
     """Capture ``pages`` in one crawl; each page's capture summary and its WARC's records."""
     store = folder / "evidence"
     folder.mkdir(parents=True, exist_ok=True)
     seeds = folder / "seeds.txt"
     seeds.write_text("".join(site.url(p) + "\n" for p in pages))
-    proc = run_cli("crawl", str(seeds), "--json", *options, store=store, timeout=400)
+    proc = run_cli("crawl", str(seeds), "--json", *options, store=store, timeout=400, **env)
     assert proc.returncode == 0, proc.stderr
     out = {}
     for line in proc.stdout.splitlines():
@@ -127,10 +129,18 @@ def test_the_hls_stream_replays_offline_in_pywb_past_15_seconds(
     assert played > 15, f"the replayed player stopped at {played:.1f} s"
 
 
-def test_an_mp4_served_in_ranges_only_is_whole_in_the_warc(
-    video: VideoSite, captured: dict[str, dict]
+@pytest.fixture(scope="module")
+def captured_plain(video: VideoSite, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """The MP4 page without in-page behaviors: their autoplay may itself fetch the file whole
+    (a request without Range), and then lastseen has nothing left to complete."""
+    folder = tmp_path_factory.mktemp("plain")
+    return crawl(video, folder, ["/mp4.html"], LASTSEEN_BEHAVIORS_SCRIPT="")
+
+
+def test_an_mp4_served_in_ranges_only_is_completed_by_lastseen(
+    video: VideoSite, captured_plain: dict[str, dict]
 ) -> None:
-    records = captured["/mp4.html"]["records"]
+    records = captured_plain["/mp4.html"]["records"]
     clip = (video.folder / "clip.mp4").read_bytes()
     recorded = responses(records, video.url("/media/clip.mp4"))
     assert any(r.http_status == 206 for r in recorded)  # what the player fetched, as it was
@@ -139,6 +149,22 @@ def test_an_mp4_served_in_ranges_only_is_whole_in_the_warc(
     media = provenance(records)["media"]
     assert media["partial_responses"] == [video.url("/media/clip.mp4")]
     assert media["fetched_by_lastseen"]["urls"] == [video.url("/media/clip.mp4")]
+
+
+def test_an_mp4_served_in_ranges_only_is_whole_in_the_warc_with_behaviors(
+    video: VideoSite, captured: dict[str, dict]
+) -> None:
+    records = captured["/mp4.html"]["records"]
+    clip = (video.folder / "clip.mp4").read_bytes()
+    recorded = responses(records, video.url("/media/clip.mp4"))
+    whole = [r for r in recorded if r.http_status == 200]
+    assert len(whole) == 1 and whole[0].payload == clip
+    media = provenance(records)["media"]
+    assert media["not_recorded_whole"] == []
+    # Completed by lastseen, or already fetched whole by the page's own behaviors: never both.
+    fetched = (media.get("fetched_by_lastseen") or {}).get("urls", [])
+    assert fetched == media["partial_responses"]
+    assert fetched in ([], [video.url("/media/clip.mp4")])
 
 
 @pytest.mark.parametrize("page", ["/hls.html", "/mp4.html", "/blob.html"])
