@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from archive import Archive, ArchiveConfig
 from archive.catalog import queue
+from archive.catalog import requests as capture_requests
 from archive.catalog.db import CaptureRow
 from archive.catalog.hosts import HostRow, Politeness
 from archive.catalog.queue import JobRow
@@ -140,6 +141,46 @@ def test_a_job_sealed_twice_yields_one_capture(archive: Archive):
     assert one.id == two.id
     with catalog.session() as s:
         assert s.scalars(select(CaptureRow.id).where(CaptureRow.job_id == job_id)).all() == [one.id]
+
+
+def test_a_report_shows_what_its_job_does_running_queued_again_then_failed(archive: Archive):
+    catalog = archive.catalog
+    url = "http://r.example/reported"
+    first = capture_requests.submit(catalog, url=url, reporter="analyst")
+    again = capture_requests.submit(catalog, url=url, reporter="other", dedup_seconds=60)
+    assert again.linked_to == first.id
+
+    def shown() -> list[str]:
+        rows = [capture_requests.get(catalog, r.id) for r in (first, again)]
+        return [r.status for r in rows if r is not None]
+
+    def take(worker: str) -> JobRow:
+        with catalog.session() as s:  # no backoff to wait for in a test
+            s.execute(update(JobRow).values(run_after=queue.now()))
+        row = queue.claim(catalog, worker, 30, Politeness())
+        assert row is not None and row.report_id == first.id
+        assert shown() == ["running", "running"]
+        return row
+
+    assert shown() == ["queued", "queued"]
+    row = take("w1")
+    assert getattr(capture_requests.get(catalog, first.id), "worker", None) == "w1"
+    queue.release(catalog, [row.id], "w1")  # a stopping worker hands it back
+    assert shown() == ["queued", "queued"]
+    row = take("w2")
+    queue.fail(catalog, row.id, "the capture failed: boom")
+    assert shown() == ["queued", "queued"]
+    take("w3")
+    with catalog.session() as s:  # w3 died: its lease runs out and the next claim reaps it
+        s.execute(update(JobRow).values(lease_until=queue.now() - timedelta(seconds=1)))
+    assert queue.claim(catalog, "reaper", 30, Politeness()) is None
+    assert shown() == ["queued", "queued"]
+    row = take("w4")
+    queue.fail(catalog, row.id, "the capture failed: boom")  # its last attempt
+    assert shown() == ["failed", "failed"]
+    failed = capture_requests.get(catalog, first.id)
+    assert failed is not None and failed.error is not None
+    assert "gave up after 3 attempts" in failed.error and "boom" in failed.error
 
 
 def test_status_counts_the_queue_and_the_workers_alive(archive: Archive):

@@ -5,7 +5,9 @@ On-demand jobs come first, then found links, then scheduled recaptures; within a
 oldest first. A worker claims a job with ``FOR UPDATE SKIP LOCKED`` (workers skip each other's
 rows instead of queueing on them), keeps it with a lease it renews, and finishes it in the same
 transaction that books the capture on the watch list. A job whose lease ran out (its worker died)
-is queued again after a backoff, and given up after ``max_attempts`` with the reason kept.
+is queued again after a backoff, and given up after ``max_attempts`` with the reason kept. The
+on-demand request a job answers follows it in the same transactions: ``running`` while a worker
+holds the job, ``queued`` again, ``failed`` when the job is given up.
 
 Politeness holds for the fleet, not per process: a job is claimed only while fewer than
 ``per_host`` jobs of its site run anywhere, and not before the site's ``next_at`` (``--delay``)
@@ -32,6 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from archive.catalog import hosts, watchlist
+from archive.catalog import requests as capture_requests
 from archive.catalog.db import Base, CaptureRow, Catalog, UTCDateTime
 from archive.catalog.hosts import HostRow, Politeness
 from archive.catalog.timeline import GONE, ObservationRow
@@ -212,19 +215,23 @@ def _reap(session: Session, at: datetime) -> None:
     )
     for row in stale:
         reason = f"worker {row.worker} stopped during attempt {row.attempts} (lease ran out)"
-        _retry(row, reason, at)
+        _retry(session, row, reason, at)
 
 
-def _retry(row: JobRow, reason: str, at: datetime) -> None:
+def _retry(session: Session, row: JobRow, reason: str, at: datetime) -> None:
     row.lease_until = None
     row.error = reason
     if row.attempts >= row.max_attempts:
         row.status = FAILED
         row.finished_at = at
         row.error = f"gave up after {row.attempts} attempts: {reason}"
+        if row.report_id is not None:
+            capture_requests.job_given_up(session, row.report_id, row.error)
     else:
         row.status = QUEUED
         row.run_after = at + _backoff(row.attempts)
+        if row.report_id is not None:
+            capture_requests.job_requeued(session, [row.report_id])
 
 
 def _running_on(session: Session, host: str) -> int:
@@ -292,6 +299,8 @@ def claim(
             row.started_at = at
             row.lease_until = at + timedelta(seconds=lease)
             row.error = None
+            if row.report_id is not None:
+                capture_requests.job_claimed(s, row.report_id, worker, row.attempts, at)
             return row
         return None
 
@@ -344,11 +353,13 @@ def release(catalog: Catalog, job_ids: Iterable[int], worker: str) -> None:
     if not ids:
         return
     with catalog.session() as s:
-        s.execute(
+        reports = s.scalars(
             update(JobRow)
             .where(JobRow.id.in_(ids), JobRow.worker == worker, JobRow.status == RUNNING)
             .values(status=QUEUED, lease_until=None, attempts=JobRow.attempts - 1)
+            .returning(JobRow.report_id)
         )
+        capture_requests.job_requeued(s, [r for r in reports if r is not None])
         _notify(catalog, s)
 
 
@@ -391,7 +402,7 @@ def fail(catalog: Catalog, job_id: int, reason: str) -> None:
     with catalog.session() as s:
         row = s.get(JobRow, job_id, with_for_update=True)
         if row is not None and row.status == RUNNING:
-            _retry(row, reason, now())
+            _retry(s, row, reason, now())
         _notify(catalog, s)
 
 

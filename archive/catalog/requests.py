@@ -5,6 +5,10 @@ service and any worker sharing the catalog can take it. A worker claims a reques
 ``running`` with a lease it keeps renewing; a request whose lease ran out (its worker died) is
 claimed again.
 
+On a shared (PostgreSQL) catalog a request is a job of the fleet's queue instead
+(``archive.catalog.queue``), and the request shows what its job does: ``running`` from the claim
+of the job, ``queued`` again when the job goes back to the queue, ``failed`` when it is given up.
+
 The same URL reported again while it is queued or running, or soon after it was captured, is not
 captured twice: the new request is linked to the first one and shares its capture. Every request
 is in the custody log twice: when it is accepted (``request``, by the reporter) and when it is
@@ -24,7 +28,7 @@ from typing import Any
 from sqlalchemy import Integer, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from archive.catalog import custody, queue
+from archive.catalog import custody
 from archive.catalog.db import Base, Catalog, UTCDateTime
 from archive.job import Job
 from archive.times import rfc3339_or_none
@@ -188,6 +192,9 @@ def submit(
         if row.capture_id is not None:
             _link_entry(catalog, s, row, row.capture_id)
         if catalog.is_postgresql and row.status == QUEUED and primary is None:
+            # The queue imports this module: it sets the request's status with its job's.
+            from archive.catalog import queue
+
             # Shared catalog: a job of the fleet's queue, ahead of scheduled captures; the
             # worker that seals it answers this request (spiders/fleet.py).
             job = Job(url=url, case=case_id, note=note, profile=profile)
@@ -263,6 +270,40 @@ def release(catalog: Catalog, request_ids: Iterable[int], worker: str) -> None:
             .values(status=QUEUED, lease_until=None, attempts=RequestRow.attempts - 1)
         )
         _set_linked(s, ids, RUNNING, QUEUED)
+
+
+def job_claimed(
+    session: Session, request_id: int, worker: str, attempts: int, at: datetime
+) -> None:
+    """The fleet's job capturing this request was claimed (in the claim's transaction)."""
+    row = session.get(RequestRow, request_id, with_for_update=True)
+    if row is None or row.status not in (QUEUED, RUNNING):
+        return
+    # No lease of its own: the job's lease is the one a worker renews and the queue reaps.
+    row.status = RUNNING
+    row.worker = worker
+    row.attempts = attempts
+    row.started_at = at
+    _set_linked(session, [row.id], QUEUED, RUNNING)
+
+
+def job_requeued(session: Session, request_ids: list[int]) -> None:
+    """The jobs capturing these requests are back in the queue (handed back, or to try again)."""
+    if not request_ids:
+        return
+    session.execute(
+        update(RequestRow)
+        .where(RequestRow.id.in_(request_ids), RequestRow.status == RUNNING)
+        .values(status=QUEUED)
+    )
+    _set_linked(session, request_ids, RUNNING, QUEUED)
+
+
+def job_given_up(session: Session, request_id: int, error: str) -> None:
+    """The job capturing this request was given up: the request failed, for the same reason."""
+    row = session.get(RequestRow, request_id, with_for_update=True)
+    if row is not None and row.status in (QUEUED, RUNNING):
+        _finish(session, row, FAILED, error=error)
 
 
 def _set_linked(session: Session, request_ids: list[int], old: str, new: str) -> None:
