@@ -85,7 +85,7 @@ def launch_args() -> list[str]:
 
 
 def launch_options() -> dict[str, object]:
-    """PLAYWRIGHT_LAUNCH_OPTIONS. Without any browser, Playwright's own error tells the user."""
+    """CAPTURE_LAUNCH_OPTIONS. Without any browser, Playwright's own error tells the user."""
     options: dict[str, object] = {"headless": True, "args": launch_args()}
     try:
         options["executable_path"] = str(find_browser())

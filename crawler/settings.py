@@ -18,16 +18,16 @@ BOT_NAME = "lastseen"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 
-# Evidence captures: every request is rendered by Chromium through scrapy-playwright.
+# Evidence captures: every capture request is rendered by Chromium through Playwright, by
+# lastseen's own download handler (crawler.handlers.browser), with the browser's own request
+# headers on the wire: what we record is what it sent.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 DOWNLOAD_HANDLERS = {
-    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    "http": "crawler.handlers.browser.BrowserDownloadHandler",
+    "https": "crawler.handlers.browser.BrowserDownloadHandler",
 }
-PLAYWRIGHT_BROWSER_TYPE = "chromium"
-PLAYWRIGHT_LAUNCH_OPTIONS = launch_options()
-# The browser's own request headers go on the wire, not Scrapy's: what we record is what it sent.
-PLAYWRIGHT_PROCESS_REQUEST_HEADERS = None
+CAPTURE_LAUNCH_OPTIONS = launch_options()
+# Pages captured at once, each in a browser context of its own.
 CONCURRENT_REQUESTS = 4
 # Politeness per site: Scrapy's own settings, set by `lastseen crawl --per-host / --delay /
 # --autothrottle` (LASTSEEN_PER_HOST, LASTSEEN_DELAY, LASTSEEN_AUTOTHROTTLE). Pages of one site
@@ -37,8 +37,6 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.0
 AUTOTHROTTLE_ENABLED = False
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
-PLAYWRIGHT_MAX_CONTEXTS = 4
-PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 1
 
 # A 404 or a 410 is evidence: it reaches the spider like any page.
 HTTPERROR_ALLOW_ALL = True
@@ -58,7 +56,6 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "WARNING"
 EXTENSIONS = {
-    "crawler.extensions.loglevel.LogLevel": 0,
     "scrapy.extensions.telnet.TelnetConsole": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
     "scrapy.extensions.memusage.MemoryUsage": None,

@@ -278,6 +278,15 @@ class AdSite:
                     self.send(
                         410, b"<!doctype html><title>Gone</title><h1>This ad was removed</h1>"
                     )
+                elif path == "/price-list.csv":
+                    # A link that downloads instead of showing a page, as a seller's price list
+                    # or a scanned ID card may.
+                    self.send(
+                        200,
+                        DOWNLOAD_BODY,
+                        "text/csv",
+                        extra=[("Content-Disposition", 'attachment; filename="price-list.csv"')],
+                    )
                 elif path == "/robots.txt" and site.robots_txt is not None:
                     self.send(200, site.robots_txt.encode(), "text/plain")
                 elif path == "/favicon.ico":
@@ -286,6 +295,9 @@ class AdSite:
                     self.send(404, b"<!doctype html><title>Not found</title><h1>Not found</h1>")
 
         return Handler
+
+
+DOWNLOAD_BODY = b"route,price_eur,phone\nLibya-Lampedusa,2500,+32470000001\n"
 
 
 def fixture(kind: str, name: str) -> tuple[int, bytes, str]:

@@ -4,7 +4,6 @@ and what a capture records besides the page (``recorded``)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 from typing import Any, Self
 
@@ -15,15 +14,12 @@ from twisted.python.failure import Failure
 
 from archive.capture import Capture
 from archive.job import Job
+from crawler.handlers.browser import BROWSER_KEY, CONTEXT_KEY
 from crawler.page.behaviors import META_KEY as BEHAVIORS_KEY
-from crawler.page.behaviors import init_page, request_meta
+from crawler.page.behaviors import request_meta
 from crawler.page.capturer import JOB_KEY, PageCapturer
 from crawler.page.config import CaptureConfig
 from crawler.page.environment import environment_record
-
-_contexts = itertools.count(1)
-# By import path, so that requests stay serialisable (disk or Redis queues).
-PAGE_INIT_CALLBACK = f"{init_page.__module__}.{init_page.__name__}"
 
 
 class CapturingSpider(scrapy.Spider):
@@ -47,20 +43,13 @@ class CapturingSpider(scrapy.Spider):
             callback=self.parse,
             errback=self.failed,
             dont_filter=True,
+            # The handler hands over at commit: the capturer waits for load and idle itself,
+            # within the capture's deadline, so a page that never finishes loading is still
+            # captured.
             meta={
-                "playwright": True,
-                "playwright_include_page": True,
-                "playwright_context": f"capture-{next(_contexts)}",
-                "playwright_context_kwargs": config.context_kwargs(),
-                "playwright_page_init_callback": PAGE_INIT_CALLBACK,
+                BROWSER_KEY: True,
+                CONTEXT_KEY: config.context_kwargs(),
                 BEHAVIORS_KEY: request_meta(config.behaviors_script, dict(config.site_hosts)),
-                # Commit is enough to hand over: the capturer waits for load and idle itself,
-                # within the capture's deadline, so a page that never finishes loading is still
-                # captured.
-                "playwright_page_goto_kwargs": {
-                    "wait_until": "commit",
-                    "timeout": config.timeout * 1000,
-                },
                 JOB_KEY: job,
             },
         )

@@ -59,7 +59,6 @@ def test_no_crawl_or_worker_process_runs_telnet_or_remote_control():
     for settings in (crawl_settings({}), worker_settings({})):
         enabled = {k for k, v in settings.getwithbase("EXTENSIONS").items() if v is not None}
         assert enabled == {
-            "crawler.extensions.loglevel.LogLevel",
             "scrapy.extensions.corestats.CoreStats",
             "scrapy.extensions.logcount.LogCount",
             "scrapy.extensions.throttle.AutoThrottle",

@@ -16,6 +16,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from crawler.handlers.browser import BROWSER_KEY
 from crawler.page.hostslot import HostSlots
 
 
@@ -31,6 +32,6 @@ class PerHostLimit:
         return cls(limit)
 
     async def process_request(self, request: Any, spider: Any = None) -> None:
-        if request.meta.get("playwright"):
+        if request.meta.get(BROWSER_KEY):
             await self.slots.take(request.url, request.meta)
         return None

@@ -12,6 +12,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
+from crawler.handlers.browser import BROWSER_KEY, CONTEXT_KEY
 from crawler.page.capturer import JOB_KEY
 from crawler.profiles.lease import ProfileLeases
 from crawler.profiles.store import open_profiles
@@ -28,12 +29,12 @@ class ProfileMiddleware:
 
     async def process_request(self, request: Any, spider: Any = None) -> None:
         job = request.meta.get(JOB_KEY)
-        if not request.meta.get("playwright") or job is None or not job.profile:
+        if not request.meta.get(BROWSER_KEY) or job is None or not job.profile:
             return None
         if self._leases is None:
             self._leases = ProfileLeases(open_profiles(self.db_url))
         lease = await self._leases.take(job.profile, request.meta)
-        context = dict(request.meta.get("playwright_context_kwargs") or {})
+        context = dict(request.meta.get(CONTEXT_KEY) or {})
         context["storage_state"] = lease.profile.state
-        request.meta["playwright_context_kwargs"] = context
+        request.meta[CONTEXT_KEY] = context
         return None

@@ -34,6 +34,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler.exceptions import InputError
+from crawler.handlers.browser import CONTEXT_KEY
 from crawler.page import egress
 from crawler.page.recorder import GUARD_META_KEY, REFUSED
 
@@ -167,6 +168,6 @@ class UrlGuardMiddleware:
         request.meta[GUARD_META_KEY] = self.guard
         gate = await egress.EgressGate(self.guard).start()
         request.meta[egress.META_KEY] = gate  # closed by the capturer with the page
-        context = dict(request.meta.get("playwright_context_kwargs") or {})
+        context = dict(request.meta.get(CONTEXT_KEY) or {})
         context["proxy"] = gate.proxy
-        request.meta["playwright_context_kwargs"] = context
+        request.meta[CONTEXT_KEY] = context

@@ -317,7 +317,7 @@ async def run(page: Any, meta: dict[str, Any], seconds: float, site: str | None)
 
 
 async def init_page(page: Any, request: Any) -> None:
-    """scrapy-playwright page-init callback: the recorder first, so that nothing the behaviors
+    """The browser handler's page preparation: the recorder first, so that nothing the behaviors
     make the page fetch escapes it, then the behaviors."""
     await attach_recorder(page, request)
     await install(page, request)

@@ -27,6 +27,7 @@ from archive.capture import (
 from archive.digest import sha256_hex
 from archive.job import Job, PrintOf
 from archive.times import rfc3339_or_none
+from crawler.handlers.browser import CONTEXT_RECORD_KEY, PAGE_KEY
 from crawler.page.behaviors import budget, site_of
 from crawler.page.behaviors import run as run_behaviors
 from crawler.page.config import CaptureConfig
@@ -121,7 +122,7 @@ class PageCapturer:
 
     async def _capture(self, response: Any) -> Capture:
         meta = response.meta
-        page = meta["playwright_page"]
+        page = meta[PAGE_KEY]
         recorder: NetworkRecorder | None = meta.get(META_KEY)
         started = meta["capture_started"]
         if recorder is None:
@@ -202,6 +203,7 @@ class PageCapturer:
                 "outlinks": outlinks,
                 "problems": problems,
                 "timings_s": timings,
+                "browser_context": meta.get(CONTEXT_RECORD_KEY),
                 **(_print_reused(same_print) if same_print is not None else {}),
                 **({"media": media} if media else {}),
             },
@@ -261,7 +263,7 @@ class PageCapturer:
     async def _capture_failure(self, failure: Any) -> Capture:
         request = failure.request
         meta = request.meta
-        page = meta.get("playwright_page")
+        page = meta.get(PAGE_KEY)
         recorder: NetworkRecorder | None = meta.get(META_KEY)
         error = (
             str(failure.value).strip().splitlines()[0]

@@ -10,7 +10,7 @@ from typing import Any
 from archive.seal.archive import default_operator
 from crawler.page.config import CaptureConfig
 
-COMPONENTS = ("scrapy", "scrapy-playwright", "playwright", "warcio")
+COMPONENTS = ("scrapy", "playwright", "warcio")
 
 
 def _version(package: str) -> str:

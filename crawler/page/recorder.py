@@ -10,9 +10,8 @@ Two CDP domains on one session of our own:
   ``Network.getResponseBody`` and Playwright's ``response.body()`` re-encode text as UTF-8, which
   would lose a windows-1252 page's bytes.
 
-scrapy-playwright routes every request through Playwright's own interception (on Playwright's
-session, at the request stage); ours pauses at the response stage on a separate session, and the
-two coexist (tests prove the page still renders its XHR content).
+Nothing else intercepts the page's requests (lastseen's browser handler routes nothing), and the
+page still renders its XHR content while they are paused (tests prove it).
 
 A cross-site frame runs in another renderer, and a worker in a thread of its own: each is a CDP
 target of its own, whose requests the page's session never sees. So the recorder auto-attaches to
@@ -689,13 +688,9 @@ def _iso(epoch: float | None) -> str | None:
 
 
 async def attach_recorder(page: Any, request: Any) -> None:
-    """scrapy-playwright page-init callback (by import path, so requests stay serialisable)."""
+    """Before the page navigates: the capture starts here, recorded from its first byte."""
     request.meta["capture_started"] = datetime.now(UTC)
     request.meta["capture_started_mono"] = time.monotonic()
     guard = request.meta.get(GUARD_META_KEY)
     gate = request.meta.get(EGRESS_META_KEY)
     request.meta[META_KEY] = await NetworkRecorder.attach(page, guard, gate)
-    # scrapy-playwright routes every request of the page through Python to override headers;
-    # lastseen sends the browser's own headers (PLAYWRIGHT_PROCESS_REQUEST_HEADERS = None), so
-    # that round trip per request is pure cost: our own Fetch interception does the recording.
-    await page.unroute("**")

@@ -31,13 +31,10 @@ def browser_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 def worker_settings(overrides: dict[str, Any]) -> Any:
     settings = crawl_settings(overrides)
-    concurrency = settings.getint("CONCURRENT_REQUESTS")
-    # A context opened at start launches the browser before the first request arrives; one
-    # more context than concurrent captures keeps it from taking a capture's place.
-    settings.set("PLAYWRIGHT_CONTEXTS", {"warm": {}}, priority="cmdline")
-    settings.set("PLAYWRIGHT_MAX_CONTEXTS", concurrency + 1, priority="cmdline")
-    launch = {**settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), "env": browser_env(os.environ)}
-    settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", launch, priority="cmdline")
+    # The browser handler launches the browser and prepares the first page when the crawl
+    # starts, before the first request arrives.
+    launch = {**settings.getdict("CAPTURE_LAUNCH_OPTIONS"), "env": browser_env(os.environ)}
+    settings.set("CAPTURE_LAUNCH_OPTIONS", launch, priority="cmdline")
     return settings
 
 

@@ -1,0 +1,159 @@
+"""lastseen's browser download handler: each capture request is rendered by Chromium in a browser
+context of its own, and the next capture's context and page are ready before they are needed.
+
+scrapy-playwright did this job until issue 15. Its handler is general (routes, page methods,
+header overrides, a response built from the DOM at commit); lastseen records everything itself
+from CDP, and each of those extras cost a round trip through Playwright's driver per page on a
+saturated CPU: the routing of every request, the headers, TLS details, server address and DOM read
+at commit, the stats listeners on every request and response, and contexts created one at a time
+behind a lock, only once a capture had closed its own. This handler does none of that: it keeps
+one spare context with its page open (the default options of the crawl), hands it to the next
+request at once, and makes the next spare while that page is captured.
+
+Requests without ``capture_browser`` in their meta (robots.txt, for example) go to Scrapy's own
+HTTP handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+from typing import Any
+
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from scrapy import signals
+from scrapy.core.downloader.handlers.base import BaseDownloadHandler
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.crawler import Crawler
+from scrapy.http import Request, Response
+
+from crawler.page.behaviors import init_page
+from crawler.page.config import CaptureConfig
+
+logger = logging.getLogger(__name__)
+
+BROWSER_KEY = "capture_browser"  # meta: render this request in the browser
+PAGE_KEY = "capture_page"  # meta, set by the handler: the page, for the callback or errback
+CONTEXT_KEY = "capture_context_kwargs"  # meta: this capture's browser-context options
+# meta, set by the handler: the provenance's word on the page's browser context (always new, used
+# for this capture alone; made ahead of the request when it had the crawl's default options).
+CONTEXT_RECORD_KEY = "capture_context_record"
+
+# A navigation that turns into a download, or is answered without a document (204), ends with
+# these; what the server sent is recorded all the same, so the capture goes on from there.
+NOT_A_DOCUMENT = ("Download is starting", "net::ERR_ABORTED")
+
+
+class BrowserDownloadHandler(BaseDownloadHandler):
+    lazy = False
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        settings = crawler.settings
+        self.config = CaptureConfig.from_settings(settings)
+        self.default_context = self.config.context_kwargs()
+        self.launch_options = dict(settings.getdict("CAPTURE_LAUNCH_OPTIONS"))
+        self.stats = crawler.stats
+        # Pages being captured at once: the crawl's concurrency. The spare is not one of them.
+        self.places = asyncio.Semaphore(settings.getint("CONCURRENT_REQUESTS"))
+        self.http = HTTP11DownloadHandler(crawler)
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._launching = asyncio.Lock()
+        self._spare: asyncio.Task[tuple[BrowserContext, Page]] | None = None
+        self._closing = False
+        crawler.signals.connect(self._engine_started, signals.engine_started)
+
+    async def _engine_started(self) -> None:
+        # The browser starts with the crawl, and the first page is ready before the first request.
+        await self._ensure_browser()
+        self._make_spare()
+
+    async def _ensure_browser(self) -> Browser:
+        async with self._launching:
+            if self._browser is None or not self._browser.is_connected():
+                if self._playwright is None:
+                    self._playwright = await async_playwright().start()
+                self._browser = await self._playwright.chromium.launch(**self.launch_options)
+                self.stats.inc_value("browser/launched")
+            return self._browser
+
+    async def _new_page(self, kwargs: dict[str, Any]) -> tuple[BrowserContext, Page]:
+        browser = await self._ensure_browser()
+        context = await browser.new_context(**kwargs)
+        try:
+            page = await context.new_page()
+        except BaseException:
+            with suppress(Exception):
+                await context.close()
+            raise
+        return context, page
+
+    def _make_spare(self) -> None:
+        if not self._closing:
+            self._spare = asyncio.ensure_future(self._new_page(self.default_context))
+
+    async def _take(self, kwargs: dict[str, Any]) -> tuple[BrowserContext, Page, bool]:
+        """The spare when the capture wants the crawl's default options (the next one is started
+        at once), else a context made for it; True when it was the spare."""
+        spare = self._spare
+        if kwargs != self.default_context or spare is None:
+            return (*await self._new_page(kwargs), False)
+        self._spare = None
+        self._make_spare()
+        try:
+            context, page = await spare
+        except PlaywrightError as exc:  # the browser went away under it: start again
+            logger.warning("the prepared browser page was lost (%s); making a new one", exc)
+            return (*await self._new_page(kwargs), False)
+        if page.is_closed():
+            return (*await self._new_page(kwargs), False)
+        return context, page, True
+
+    async def download_request(self, request: Request) -> Response:
+        if not request.meta.get(BROWSER_KEY):
+            return await self.http.download_request(request)
+        await self.places.acquire()
+        try:
+            kwargs = request.meta.get(CONTEXT_KEY) or self.default_context
+            context, page, prepared = await self._take(kwargs)
+        except BaseException:
+            self.places.release()
+            raise
+        # The place is free again once the capture closes its context (or the browser does).
+        context.once("close", lambda _: self.places.release())
+        request.meta[PAGE_KEY] = page  # set early: the errback closes it
+        self.stats.inc_value("browser/page_prepared" if prepared else "browser/page_made")
+        request.meta[CONTEXT_RECORD_KEY] = {"new": True, "made_before_request": prepared}
+        await init_page(page, request)
+        try:
+            response = await page.goto(
+                request.url, wait_until="commit", timeout=self.config.timeout * 1000
+            )
+        except PlaywrightError as exc:
+            if not any(marker in exc.message for marker in NOT_A_DOCUMENT):
+                raise
+            response = None
+        # The callback reads everything from the page and its recorder, never from this.
+        return Response(
+            url=page.url if page.url.startswith(("http:", "https:")) else request.url,
+            status=response.status if response is not None else 200,
+            request=request,
+            flags=["browser"],
+        )
+
+    async def close(self) -> None:
+        self._closing = True
+        await self.http.close()
+        if self._spare is not None:
+            self._spare.cancel()
+            with suppress(BaseException):
+                context, _ = await self._spare
+                await context.close()
+        if self._browser is not None:
+            with suppress(Exception):
+                await self._browser.close()
+        if self._playwright is not None:
+            await self._playwright.stop()
