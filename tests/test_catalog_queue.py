@@ -10,16 +10,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 
 from archive import Archive, ArchiveConfig
-from archive.catalog import queue
+from archive.catalog import custody, queue
 from archive.catalog import requests as capture_requests
 from archive.catalog.db import CaptureRow
 from archive.catalog.hosts import HostRow, Politeness
 from archive.catalog.queue import JobRow
 from archive.catalog.workers import beat, fleet_status
 from archive.job import DUE, FOUND, REQUESTED, Job
+from archive.seal.archive import DUPLICATE
+from tests.fleet_fixtures import wait_for
 from tests.s3_fixtures import sample_capture
 
 
@@ -181,6 +183,84 @@ def test_a_report_shows_what_its_job_does_running_queued_again_then_failed(archi
     failed = capture_requests.get(catalog, first.id)
     assert failed is not None and failed.error is not None
     assert "gave up after 3 attempts" in failed.error and "boom" in failed.error
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_two_workers_sealing_one_job_at_once_store_one_warc(
+    fleet_db: str, tmp_path: Path, request: pytest.FixtureRequest, where: str
+):
+    """A job that ran twice (its first worker sealed, then died before saying so; the lease ran
+    out) is sealed by both workers at the same instant: the store holds one WARC, the one the
+    catalog books, and the custody log records the other capture as a duplicate of it."""
+    bucket = seaweed = None
+    if where == "s3":
+        seaweed = request.getfixturevalue("seaweed")
+        request.getfixturevalue("aws_env")
+        bucket = seaweed.new_bucket()
+
+    def worker(n: int) -> Archive:
+        spool = tmp_path / f"spool-{n}"  # an S3 worker's own spool, as on its own machine
+        store = f"s3://{bucket}/lastseen" if bucket else str(tmp_path / "store")
+        config = ArchiveConfig(
+            store=store, db=fleet_db, operator=f"w{n}", spool=str(spool), retention="1d"
+        )
+        return Archive.open(config)
+
+    workers = [worker(1), worker(2)]
+    catalog = workers[0].catalog
+    url = "http://a.example/twice"
+    (job_id,) = queue.enqueue(catalog, [Job(url=url, reason=DUE)])
+    sealed: dict[int, int] = {}
+
+    def seal(n: int) -> None:
+        capture = sample_capture(url, None)
+        capture.job_id = job_id
+        sealed[n] = workers[n].seal(capture).id
+
+    waiting = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE NOT l.granted AND a.datname = current_database()"
+    )
+    threads = [threading.Thread(target=seal, args=(n,)) for n in range(2)]
+    try:
+        # The custody log held: each seal goes as far as it may before booking its capture.
+        with catalog.session() as held:
+            catalog.lock_custody(held)
+            for t in threads:
+                t.start()
+
+            def both_stopped() -> bool:
+                with catalog.engine.connect() as conn:
+                    return conn.execute(waiting).scalar_one() == 2
+
+            wait_for(both_stopped, 30, "both seals to wait on a lock")
+        for t in threads:
+            t.join(60)
+        assert len(sealed) == 2 and sealed[0] == sealed[1]
+
+        # Every WARC anywhere: the store, or the spools and the bucket.
+        folders = (
+            [tmp_path / "store"]
+            if seaweed is None
+            else [tmp_path / "spool-1", tmp_path / "spool-2"]
+        )
+        stored = [p.name for f in folders for p in f.rglob("*") if p.is_file() and "warc" in p.name]
+        if seaweed is not None:
+            listed = seaweed.client().list_object_versions(Bucket=bucket)
+            stored += [v["Key"].rsplit("/", 1)[1] for v in listed.get("Versions", [])]
+        with catalog.session() as s:
+            rows = s.scalars(select(CaptureRow).where(CaptureRow.job_id == job_id)).all()
+            assert s.scalar(select(func.count()).select_from(CaptureRow)) == 1
+        assert [r.id for r in rows] == [sealed[0]]
+        assert set(stored) == {rows[0].warc_name.rsplit("/", 1)[1]}, stored
+        assert len(stored) == 1 if seaweed is None else len(stored) <= 2  # spooled, uploaded
+        entries = custody.entries(catalog, [rows[0].id])
+        seals = [e for e in entries if e.action in (custody.CAPTURE, DUPLICATE)]
+        assert [e.action for e in seals] == [custody.CAPTURE, DUPLICATE]
+        assert seals[1].details["job"] == job_id and "warc" not in seals[1].details
+    finally:
+        for archive in workers:
+            archive.close()
 
 
 def test_status_counts_the_queue_and_the_workers_alive(archive: Archive):

@@ -9,14 +9,15 @@ import logging
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from archive.capture import Capture
 from archive.catalog import custody
@@ -27,10 +28,16 @@ from archive.store.local import LocalStore, SealedFile, open_store
 from archive.store.objects import STORED, WARC, StoredObject, find
 from archive.store.s3 import DEFAULT_TIMEOUT, LockPolicy, S3Store
 from archive.store.uploads import Uploads
+from archive.times import rfc3339
 from archive.warc.writer import CaptureWriter, WrittenCapture
 
 DEFAULT_STORE = "./lastseen-data"
 WARC_PREFIX = "lastseen"
+
+# Custody action: a queue job's second capture, not sealed (the job's first capture answers it).
+DUPLICATE = "duplicate"
+# Advisory lock key of the sealing of one queue job (with the job's id).
+_JOB_SEAL_KEY = 0x1A57_5EA1
 
 _serial = itertools.count(1)
 logger = logging.getLogger(__name__)
@@ -188,11 +195,25 @@ class Archive:
         """Write the capture's WARC, then catalogue it with its custody entry in one transaction.
 
         A queue job's second capture (its worker died after sealing, before saying so, and the
-        job ran again) is not sealed: the job's first capture is returned.
+        job ran again) is not sealed: nothing of it is stored, the custody log says it was made,
+        and the job's first capture is returned.
         """
-        sealed_before = self._sealed_for_job(capture.job_id)
-        if sealed_before is not None:
-            return sealed_before
+        with self._sealing(capture.job_id):
+            # Checked under the job's lock, before a byte is stored: a WARC no capture row
+            # accounts for would be an evidence file nobody can explain (and rule 1 keeps it).
+            sealed_before = self._sealed_for_job(capture.job_id)
+            if sealed_before is not None:
+                self._duplicate(capture, sealed_before, actor)
+                return sealed_before
+            row, pending_upload = self._write(capture, actor)
+        if self.uploads is not None and pending_upload is not None:
+            # One attempt now, bounded in time; a failure leaves the capture spooled for later.
+            self.uploads.push([pending_upload])
+            row = self.catalog.get(row.id) or row
+        return row
+
+    def _write(self, capture: Capture, actor: str | None) -> tuple[CaptureRow, int | None]:
+        """Store the capture's WARC and catalogue it; its row and its pending upload."""
         filename = warc_filename(capture, self.config.warc_prefix, next(_serial))
         day = capture.started_at.astimezone(UTC)
         name = f"warcs/{day:%Y/%m/%d}/{filename}"
@@ -211,17 +232,73 @@ class Archive:
         try:
             pending_upload = self._catalogue(capture, row, recapture, written, name, sealed, actor)
         except IntegrityError:
-            # Another worker sealed the same job in the meantime: its capture is the job's.
+            # The job's lock went with its cut connection and another worker sealed the job
+            # meanwhile: this WARC stays stored (rule 1), and the custody log accounts for it.
             sealed_before = self._sealed_for_job(capture.job_id)
             if sealed_before is None:
                 raise
-            logger.warning("job %s sealed twice; %s is not catalogued", capture.job_id, name)
-            return sealed_before
-        if self.uploads is not None and pending_upload is not None:
-            # One attempt now, bounded in time; a failure leaves the capture spooled for later.
-            self.uploads.push([pending_upload])
-            row = self.catalog.get(row.id) or row
-        return row
+            self._duplicate(capture, sealed_before, actor, stored=sealed)
+            return sealed_before, None
+        return row, pending_upload
+
+    @contextmanager
+    def _sealing(self, job_id: int | None) -> Iterator[None]:
+        """Seal one capture of a queue job at a time, fleet-wide, from the check for the job's
+        capture until the capture is catalogued (a transaction-level advisory lock, held on a
+        connection of its own while the WARC is written and catalogued by others).
+
+        Only a PostgreSQL catalog has a queue (``archive.catalog.queue``); a capture of no job
+        needs no lock."""
+        if job_id is None or not self.catalog.is_postgresql:
+            yield
+            return
+        conn = self.catalog.engine.connect()
+        try:
+            conn.begin()
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:k, :j)"), {"k": _JOB_SEAL_KEY, "j": job_id}
+            )
+            yield
+        finally:
+            try:
+                conn.close()  # rolls the lock's transaction back: the lock is released
+            except SQLAlchemyError as exc:  # a cut connection: its lock went with it
+                logger.warning("job %s: the seal lock's connection failed: %s", job_id, exc)
+
+    def _duplicate(
+        self,
+        capture: Capture,
+        sealed_before: CaptureRow,
+        actor: str | None,
+        stored: SealedFile | None = None,
+    ) -> None:
+        """Record a queue job's second capture, which does not become a capture of its own."""
+        logger.warning(
+            "job %s ran twice: capture %s answers it; its capture of %s is a duplicate (%s)",
+            capture.job_id,
+            sealed_before.id,
+            capture.requested_url,
+            f"stored as {stored.name}, not catalogued" if stored else "not stored",
+        )
+        kept = {}
+        if stored is not None:
+            kept = {"warc": stored.name, "warc_sha256": stored.sha256, "warc_size": stored.size}
+        with self.catalog.session() as s:
+            custody.append(
+                self.catalog,
+                s,
+                actor=actor or self.config.operator,
+                action=DUPLICATE,
+                capture_id=sealed_before.id,
+                details={
+                    "url": capture.requested_url,
+                    "outcome": capture.outcome,
+                    "captured_at": rfc3339(capture.started_at),
+                    "job": capture.job_id,
+                    "reason": "the job's capture was sealed already (the job ran twice)",
+                    **kept,
+                },
+            )
 
     def _sealed_for_job(self, job_id: int | None) -> CaptureRow | None:
         if job_id is None:
