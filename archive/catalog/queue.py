@@ -37,7 +37,7 @@ from archive.catalog import hosts, watchlist
 from archive.catalog import requests as capture_requests
 from archive.catalog.db import Base, CaptureRow, Catalog, UTCDateTime
 from archive.catalog.hosts import HostRow, Politeness
-from archive.catalog.timeline import GONE, ObservationRow
+from archive.catalog.timeline import GONE, verdict_of
 from archive.job import DUE, FOUND, REQUESTED, Job, PrintOf
 from archive.times import rfc3339_or_none
 
@@ -381,14 +381,7 @@ def complete(catalog: Catalog, job_id: int, capture_id: int) -> dict[str, Any] |
         hosts.answered(s, row.host, http_status, at)
         verdict: dict[str, Any] | None = None
         if row.kind in (DUE, FOUND):
-            obs = s.get(ObservationRow, capture_id)
-            verdict = {
-                "state": obs.state if obs else None,
-                "reason": obs.reason if obs else None,
-                "change": obs.change if obs else None,
-                "previous_capture_id": obs.previous_capture_id if obs else None,
-                "diff": obs.diff if obs else None,
-            }
+            verdict = verdict_of(s, capture_id)
             booked = watchlist.mark_captured(
                 s, row.url, capture_id, row.due_at or row.enqueued_at, gone=verdict["state"] == GONE
             )

@@ -85,6 +85,19 @@ class ObservationRow(Base):
     diff: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+def verdict_of(session: Session, capture_id: int) -> dict[str, Any]:
+    """What a capture says of its URL, as a scheduled capture is booked and reported: its state,
+    why, its change and diff, the capture before it (all None without an observation)."""
+    obs = session.get(ObservationRow, capture_id)
+    return {
+        "state": obs.state if obs else None,
+        "reason": obs.reason if obs else None,
+        "change": obs.change if obs else None,
+        "previous_capture_id": obs.previous_capture_id if obs else None,
+        "diff": obs.diff if obs else None,
+    }
+
+
 @dataclass(frozen=True)
 class Liveness:
     state: str

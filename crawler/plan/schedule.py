@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from archive.catalog import watchlist
 from archive.catalog.db import CaptureRow, Catalog
-from archive.catalog.timeline import GONE, UNKNOWN, ObservationRow
+from archive.catalog.timeline import GONE, UNKNOWN, verdict_of
 from archive.catalog.watchlist import WatchRow
 from archive.job import DUE, FOUND, Job, PrintOf
 from archive.times import rfc3339_or_none
@@ -79,14 +79,7 @@ class Schedule:
     def captured(self, url: str, capture_id: int) -> dict[str, Any]:
         """Book a sealed capture: its time-line verdict, and when the URL is due next."""
         with self.catalog.session() as s:
-            obs = s.get(ObservationRow, capture_id)
-            watch = {
-                "state": obs.state if obs else None,
-                "reason": obs.reason if obs else None,
-                "change": obs.change if obs else None,
-                "previous_capture_id": obs.previous_capture_id if obs else None,
-                "diff": obs.diff if obs else None,
-            }
+            watch = verdict_of(s, capture_id)
             row = watchlist.mark_captured(
                 s, url, capture_id, self.run_started, gone=watch["state"] == GONE
             )
