@@ -74,15 +74,36 @@ console = Console()
 
 
 class TreeRss:
-    """Samples the summed RSS of a process and all its descendants (browser included)."""
+    """Samples the summed RSS of a process and all its descendants (browser included), and the
+    CPU time each of them has used, by kind of process (the last sample of each process: one that
+    ends between two samples loses at most ``interval`` of its CPU time)."""
 
     def __init__(self, pid: int, interval: float = 0.2) -> None:
         self.pid = pid
         self.interval = interval
         self.peak = 0
         self.last = 0
+        self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (kind, CPU seconds so far)
+        self._procs: dict[int, psutil.Process] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _kind(self, proc: psutil.Process) -> str:
+        if proc.pid == self.pid:
+            return "python"
+        try:
+            name = proc.name()
+            cmdline = " ".join(proc.cmdline())
+        except psutil.Error:
+            return "other"
+        if "node" in name:
+            return "driver"
+        if "chrom" in name or "chrom" in cmdline:
+            for kind in ("renderer", "gpu-process", "utility"):
+                if f"--type={kind}" in cmdline:
+                    return kind.removesuffix("-process")
+            return "browser" if "--type=" not in cmdline else "other"
+        return "python" if "python" in name else "other"
 
     def sample(self) -> int:
         try:
@@ -92,13 +113,24 @@ class TreeRss:
             return self.last
         total = 0
         for proc in procs:
+            # The same Process object each time: psutil caches what it read of the process.
+            proc = self._procs.setdefault(proc.pid, proc)
             try:
                 total += proc.memory_info().rss
+                times = proc.cpu_times()
+                kind = self.cpu[proc.pid][0] if proc.pid in self.cpu else self._kind(proc)
+                self.cpu[proc.pid] = (kind, times.user + times.system)
             except psutil.Error:
                 pass
         self.last = total
         self.peak = max(self.peak, total)
         return total
+
+    def cpu_by_kind(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for kind, seconds in self.cpu.values():
+            out[kind] = out.get(kind, 0.0) + seconds
+        return out
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -114,10 +146,17 @@ class TreeRss:
         self._thread.join()
 
 
+def cpu_per_capture(rss: TreeRss, captures: int) -> dict[str, float]:
+    """CPU seconds per capture by kind of process, and in all."""
+    by_kind = {k: round(v / captures, 3) for k, v in sorted(rss.cpu_by_kind().items())}
+    by_kind["all"] = round(sum(rss.cpu_by_kind().values()) / captures, 3)
+    return by_kind
+
+
 # -- 1. bare Playwright -------------------------------------------------------------------------
 
 
-async def _bare(urls: list[str], behaviors: bool) -> dict[str, Any]:
+async def _bare(urls: list[str], behaviors: bool) -> list[tuple[float, float]]:
     """``behaviors``: the page work lastseen does with its default settings (the library is
     installed), so that the comparison measures lastseen's own cost: recording, DOM, PDF,
     sealing, storing, and Scrapy between pages."""
@@ -156,9 +195,29 @@ async def _bare(urls: list[str], behaviors: bool) -> dict[str, Any]:
                 await context.close()
                 spans.append((start, time.monotonic()))
 
-        with TreeRss(os.getpid()) as rss:
-            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         await browser.close()
+    return spans
+
+
+def _bare_process(urls: list[str], behaviors: bool, out: Any) -> None:
+    out.put(asyncio.run(_bare(urls, behaviors)))
+
+
+def bare(urls: list[str], behaviors: bool = True) -> dict[str, Any]:
+    """In a process of its own, as lastseen's crawl is: its process tree is measured alone,
+    without the benchmark's own site server."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    out = spawn.Queue()
+    proc = spawn.Process(target=_bare_process, args=(urls, behaviors, out))
+    proc.start()
+    with TreeRss(proc.pid) as rss:
+        spans: list[tuple[float, float]] = out.get()
+        proc.join()
+    if proc.exitcode != 0:
+        raise RuntimeError(f"the bare run failed (exit {proc.exitcode})")
     elapsed = max(e for _, e in spans) - min(s for s, _ in spans)
     return {
         "captures": len(spans),
@@ -167,11 +226,8 @@ async def _bare(urls: list[str], behaviors: bool) -> dict[str, Any]:
         "seconds": round(elapsed, 2),
         "per_minute": round(len(spans) / elapsed * 60, 1),
         "peak_rss_mb": round(rss.peak / 2**20),
+        "cpu_s_per_capture": cpu_per_capture(rss, len(spans)),
     }
-
-
-def bare(urls: list[str], behaviors: bool = True) -> dict[str, Any]:
-    return asyncio.run(_bare(urls, behaviors))
 
 
 # -- 2./3. lastseen crawl -----------------------------------------------------------------------
@@ -222,6 +278,7 @@ def lastseen_crawl(
         "seconds": round(elapsed, 2),
         "per_minute": round(len(lines) / elapsed * 60, 1),
         "peak_rss_mb": round(rss.peak / 2**20),
+        "cpu_s_per_capture": cpu_per_capture(rss, len(lines)),
         "bytes_per_capture": round(sum(c["warc_size"] for c in lines) / len(lines)),
     }
 
@@ -658,6 +715,17 @@ def report(results: dict[str, Any]) -> None:
             str(run.get("bytes_per_capture", "")),
         )
     console.print(table)
+    cpu = Table("CPU s per capture", "python", "driver", "browser", "renderer", "gpu", "all")
+    for name in ("bare", "bare-plain", "local", "s3"):
+        run = results.get(name)
+        if run and "cpu_s_per_capture" in run:
+            c = run["cpu_s_per_capture"]
+            cpu.add_row(
+                name,
+                *(str(c.get(k, "")) for k in ("python", "driver", "browser", "renderer", "gpu")),
+                str(c["all"]),
+            )
+    console.print(cpu)
     if "service" in results:
         s = results["service"]
         console.print(

@@ -7,8 +7,10 @@ from CDP, and each of those extras cost a round trip through Playwright's driver
 saturated CPU: the routing of every request, the headers, TLS details, server address and DOM read
 at commit, the stats listeners on every request and response, and contexts created one at a time
 behind a lock, only once a capture had closed its own. This handler does none of that: it keeps
-one spare context with its page open (the default options of the crawl), hands it to the next
-request at once, and makes the next spare while that page is captured.
+one spare context open with its page, recorder and in-page behaviors attached (the crawl's
+default options), hands it to the next request at once, and makes the next spare while that page
+is captured. The spare is blank: it has loaded nothing and recorded nothing when it is handed over,
+and no page ever shares a context with another.
 
 Requests without ``capture_browser`` in their meta (robots.txt, for example) go to Scrapy's own
 HTTP handler.
@@ -18,7 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
@@ -29,8 +34,11 @@ from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
 from scrapy.http import Request, Response
 
-from crawler.page.behaviors import init_page
+from crawler.page.behaviors import META_KEY as BEHAVIORS_KEY
+from crawler.page.behaviors import begin_capture, prepare_page, request_meta
 from crawler.page.config import CaptureConfig
+from crawler.page.egress import META_KEY as EGRESS_KEY
+from crawler.page.recorder import GUARD_META_KEY as GUARD_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +54,13 @@ CONTEXT_RECORD_KEY = "capture_context_record"
 NOT_A_DOCUMENT = ("Download is starting", "net::ERR_ABORTED")
 
 
+@dataclass
+class _Page:
+    context: BrowserContext
+    page: Page
+    meta: dict[str, Any]  # what prepare_page attached: the recorder, the behaviors' state
+
+
 class BrowserDownloadHandler(BaseDownloadHandler):
     lazy = False
 
@@ -54,6 +69,9 @@ class BrowserDownloadHandler(BaseDownloadHandler):
         settings = crawler.settings
         self.config = CaptureConfig.from_settings(settings)
         self.default_context = self.config.context_kwargs()
+        self.default_behaviors = request_meta(
+            self.config.behaviors_script, dict(self.config.site_hosts)
+        )
         self.launch_options = dict(settings.getdict("CAPTURE_LAUNCH_OPTIONS"))
         self.stats = crawler.stats
         # Pages being captured at once: the crawl's concurrency. The spare is not one of them.
@@ -62,7 +80,7 @@ class BrowserDownloadHandler(BaseDownloadHandler):
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._launching = asyncio.Lock()
-        self._spare: asyncio.Task[tuple[BrowserContext, Page]] | None = None
+        self._spare: asyncio.Task[_Page] | None = None
         self._closing = False
         crawler.signals.connect(self._engine_started, signals.engine_started)
 
@@ -80,54 +98,73 @@ class BrowserDownloadHandler(BaseDownloadHandler):
                 self.stats.inc_value("browser/launched")
             return self._browser
 
-    async def _new_page(self, kwargs: dict[str, Any]) -> tuple[BrowserContext, Page]:
+    async def _new_page(
+        self, kwargs: dict[str, Any], guard: Any, gate: Any, behaviors: dict[str, Any] | None
+    ) -> _Page:
         browser = await self._ensure_browser()
         context = await browser.new_context(**kwargs)
         try:
             page = await context.new_page()
+            return _Page(context, page, await prepare_page(page, guard, gate, behaviors))
         except BaseException:
             with suppress(Exception):
                 await context.close()
             raise
-        return context, page
 
     def _make_spare(self) -> None:
         if not self._closing:
-            self._spare = asyncio.ensure_future(self._new_page(self.default_context))
+            self._spare = asyncio.ensure_future(
+                self._new_page(self.default_context, None, None, self.default_behaviors)
+            )
 
-    async def _take(self, kwargs: dict[str, Any]) -> tuple[BrowserContext, Page, bool]:
-        """The spare when the capture wants the crawl's default options (the next one is started
-        at once), else a context made for it; True when it was the spare."""
+    async def _take(self, request: Request) -> tuple[_Page, bool]:
+        """The spare when the capture wants what it was prepared with (the crawl's default
+        options, no URL guard; the next spare is started at once), else a page made for it;
+        True when it was the spare."""
+        meta = request.meta
+        kwargs = meta.get(CONTEXT_KEY) or self.default_context
+        guard, gate, behaviors = meta.get(GUARD_KEY), meta.get(EGRESS_KEY), meta.get(BEHAVIORS_KEY)
         spare = self._spare
-        if kwargs != self.default_context or spare is None:
-            return (*await self._new_page(kwargs), False)
+        if (
+            spare is None
+            or kwargs != self.default_context
+            or guard is not None
+            or gate is not None
+            or behaviors != self.default_behaviors
+        ):
+            return await self._new_page(kwargs, guard, gate, behaviors), False
         self._spare = None
         self._make_spare()
         try:
-            context, page = await spare
+            ready = await spare
         except PlaywrightError as exc:  # the browser went away under it: start again
             logger.warning("the prepared browser page was lost (%s); making a new one", exc)
-            return (*await self._new_page(kwargs), False)
-        if page.is_closed():
-            return (*await self._new_page(kwargs), False)
-        return context, page, True
+            return await self._new_page(kwargs, guard, gate, behaviors), False
+        if ready.page.is_closed():
+            return await self._new_page(kwargs, guard, gate, behaviors), False
+        return ready, True
 
     async def download_request(self, request: Request) -> Response:
         if not request.meta.get(BROWSER_KEY):
             return await self.http.download_request(request)
         await self.places.acquire()
         try:
-            kwargs = request.meta.get(CONTEXT_KEY) or self.default_context
-            context, page, prepared = await self._take(kwargs)
+            ready, prepared = await self._take(request)
         except BaseException:
             self.places.release()
             raise
         # The place is free again once the capture closes its context (or the browser does).
-        context.once("close", lambda _: self.places.release())
-        request.meta[PAGE_KEY] = page  # set early: the errback closes it
+        ready.context.once("close", lambda _: self.places.release())
+        page = ready.page
+        meta = request.meta
+        meta[PAGE_KEY] = page  # set early: the errback closes it
+        meta.update(ready.meta)
         self.stats.inc_value("browser/page_prepared" if prepared else "browser/page_made")
-        request.meta[CONTEXT_RECORD_KEY] = {"new": True, "made_before_request": prepared}
-        await init_page(page, request)
+        meta[CONTEXT_RECORD_KEY] = {"new": True, "made_before_request": prepared}
+        # The capture starts here: its page is blank, its recorder listening.
+        begin_capture(meta)
+        meta["capture_started"] = datetime.now(UTC)
+        meta["capture_started_mono"] = time.monotonic()
         try:
             response = await page.goto(
                 request.url, wait_until="commit", timeout=self.config.timeout * 1000
@@ -150,8 +187,7 @@ class BrowserDownloadHandler(BaseDownloadHandler):
         if self._spare is not None:
             self._spare.cancel()
             with suppress(BaseException):
-                context, _ = await self._spare
-                await context.close()
+                await (await self._spare).context.close()
         if self._browser is not None:
             with suppress(Exception):
                 await self._browser.close()

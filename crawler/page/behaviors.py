@@ -28,7 +28,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.exceptions import InputError
-from crawler.page.recorder import attach_recorder
+from crawler.page.recorder import META_KEY as RECORDER_KEY
+from crawler.page.recorder import NetworkRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -249,14 +250,13 @@ def request_meta(script: str | None, site_hosts: dict[str, str]) -> dict[str, An
     return {"script": script, "site_hosts": dict(site_hosts)}
 
 
-async def install(page: Any, request: Any) -> None:
+async def install(page: Any, wanted: dict[str, Any] | None) -> BehaviorState | None:
     """Page-init side: bindings and init scripts, before the page navigates."""
-    wanted = request.meta.get(META_KEY)
     if not wanted:
-        return
+        return None
     library = load_library(wanted["script"])
     if library is None:
-        return
+        return None
     state = BehaviorState()
     forced: dict[str, list[str]] = {}
     for host, site in wanted["site_hosts"].items():
@@ -267,7 +267,7 @@ async def install(page: Any, request: Any) -> None:
     await page.add_init_script(
         script=INIT_JS % {"forced": json.dumps(forced), "max_links": MAX_LINKS}
     )
-    request.meta[STATE_KEY] = state
+    return state
 
 
 def budget(timeout: float | None, site: str | None, profile: bool, scroll_timeout: float) -> float:
@@ -316,8 +316,23 @@ async def run(page: Any, meta: dict[str, Any], seconds: float, site: str | None)
     }
 
 
-async def init_page(page: Any, request: Any) -> None:
-    """The browser handler's page preparation: the recorder first, so that nothing the behaviors
-    make the page fetch escapes it, then the behaviors."""
-    await attach_recorder(page, request)
-    await install(page, request)
+async def prepare_page(
+    page: Any, guard: Any, gate: Any, wanted: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What a page needs before it navigates, as the request's meta entries the capturer reads:
+    the recorder first, so that nothing the behaviors make the page fetch escapes it, then the
+    behaviors. The browser handler does this ahead of the request for its prepared page."""
+    prepared: dict[str, Any] = {RECORDER_KEY: await NetworkRecorder.attach(page, guard, gate)}
+    state = await install(page, wanted)
+    if state is not None:
+        prepared[STATE_KEY] = state
+    return prepared
+
+
+def begin_capture(meta: dict[str, Any]) -> None:
+    """The capture of a prepared page starts now: its clocks start from here, not from when it
+    was prepared."""
+    meta[RECORDER_KEY].begin()
+    state: BehaviorState | None = meta.get(STATE_KEY)
+    if state is not None:
+        state.started = time.monotonic()

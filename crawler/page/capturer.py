@@ -435,10 +435,10 @@ class PageCapturer:
         )
 
     async def _close(self, page: Any) -> None:
+        # Closing the context closes its page: one round trip, and the browser handler's place
+        # is free for the next capture.
         try:
-            context = page.context
-            await page.close()
-            await context.close()
+            await page.context.close()
         except Exception as exc:
             logger.debug("closing the capture's context failed: %s", exc)
 

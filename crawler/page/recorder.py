@@ -46,7 +46,6 @@ from archive.capture import (
     HttpResponse,
 )
 from archive.times import rfc3339
-from crawler.page.egress import META_KEY as EGRESS_META_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -235,6 +234,10 @@ class NetworkRecorder:
         self._children: dict[str, _ChildSession] = {}
         self.targets: list[dict[str, Any]] = []  # frames and workers attached, for provenance
         self.popups: list[dict[str, Any]] = []
+
+    def begin(self) -> None:
+        """The capture starts now (a recorder attached ahead of its request waited idle)."""
+        self._last_activity = time.monotonic()
 
     @classmethod
     async def attach(cls, page: Any, guard: Any = None, gate: Any = None) -> NetworkRecorder:
@@ -686,11 +689,3 @@ def _iso(epoch: float | None) -> str | None:
         return None
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-async def attach_recorder(page: Any, request: Any) -> None:
-    """Before the page navigates: the capture starts here, recorded from its first byte."""
-    request.meta["capture_started"] = datetime.now(UTC)
-    request.meta["capture_started_mono"] = time.monotonic()
-    guard = request.meta.get(GUARD_META_KEY)
-    gate = request.meta.get(EGRESS_META_KEY)
-    request.meta[META_KEY] = await NetworkRecorder.attach(page, guard, gate)
