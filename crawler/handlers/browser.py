@@ -137,10 +137,12 @@ class BrowserDownloadHandler(BaseDownloadHandler):
         self._make_spare()
         try:
             ready = await spare
-        except PlaywrightError as exc:  # the browser went away under it: start again
+        except Exception as exc:  # the browser went away under it: start again
             logger.warning("the prepared browser page was lost (%s); making a new one", exc)
             return await self._new_page(kwargs, guard, gate, behaviors), False
-        if ready.page.is_closed():
+        if ready.page.is_closed():  # its renderer crashed while it waited
+            with suppress(Exception):
+                await ready.context.close()
             return await self._new_page(kwargs, guard, gate, behaviors), False
         return ready, True
 
