@@ -4,8 +4,8 @@ catalog's queue (``archive.catalog.queue``) as long as it has room for them.
 Scheduled captures and followed links are captured as the watch spider captures them (robots.txt,
 schedule provenance, follow rules); the links a rule matches become jobs of the queue, for any
 worker to take. On-demand reports are captured the same way and the sealed capture answers the
-report. A capture names its job, and the job is booked done (and its watch entry due again) in
-one transaction once the capture is sealed.
+report. A capture names its job, and the job is booked done (and its watch entry due again, or
+its report answered) in one transaction once the capture is sealed.
 
 Idle, the worker sleeps until the queue announces a change (LISTEN/NOTIFY) or until the next
 time something queued becomes claimable. Its jobs carry a lease it renews with its heartbeat;
@@ -29,7 +29,6 @@ from scrapy.crawler import Crawler
 
 from archive import Archive, ArchiveConfig, Capture
 from archive.catalog import queue, workers
-from archive.catalog import requests as capture_requests
 from archive.catalog.hosts import Politeness
 from archive.catalog.queue import JobRow
 from archive.job import Job
@@ -56,10 +55,6 @@ class Book:
         job = self.spider.by_url[url]
         self.spider.sealed += 1
         verdict = self.spider.retrying(queue.complete, self.spider.catalog, job.id, capture_id)
-        if job.report_id is not None:
-            self.spider.retrying(
-                capture_requests.complete, self.spider.catalog, job.report_id, capture_id
-            )
         self.spider.finished(job)
         return verdict or {"state": None, "next_due_at": None}
 

@@ -263,6 +263,24 @@ def test_two_workers_sealing_one_job_at_once_store_one_warc(
             archive.close()
 
 
+def test_a_report_is_answered_as_its_job_is_booked_once_however_often(archive: Archive):
+    catalog = archive.catalog
+    url = "http://r.example/answered"
+    report = capture_requests.submit(catalog, url=url, reporter="analyst")
+    row = queue.claim(catalog, "w1", 30, Politeness())
+    assert row is not None and row.report_id == report.id
+    capture = sample_capture(url, None)
+    capture.job_id = row.id
+    sealed = archive.seal(capture)
+    for _ in range(2):  # the job ran twice: booked twice
+        queue.complete(catalog, row.id, sealed.id)
+        answered = capture_requests.get(catalog, report.id)
+        assert answered is not None and answered.status == "stored"
+        assert answered.capture_id == sealed.id
+    links = [e for e in custody.entries(catalog, [sealed.id]) if e.action == capture_requests.LINK]
+    assert [e.details["report"] for e in links] == [report.id]
+
+
 def test_status_counts_the_queue_and_the_workers_alive(archive: Archive):
     catalog = archive.catalog
     queue.enqueue(catalog, [Job(url=f"http://a.example/{n}", reason=DUE) for n in range(3)])

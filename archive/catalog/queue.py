@@ -365,9 +365,14 @@ def release(catalog: Catalog, job_ids: Iterable[int], worker: str) -> None:
 
 def complete(catalog: Catalog, job_id: int, capture_id: int) -> dict[str, Any] | None:
     """The job's capture is sealed: the job is done and, for a watched URL, booked on the watch
-    list (when it is due next) in the same transaction. Returns the watch verdict, if any."""
+    list (when it is due next), for a report the report answered, in the same transaction (a
+    job that ran twice is booked, and its report linked to the capture, once). Returns the watch
+    verdict, if any."""
     with catalog.session() as s:
         lock_schedule(catalog, s)
+        # Before the job's row: a report being submitted holds it while it updates its URL's
+        # pending job (requests.submit), and the report's links are custody entries.
+        catalog.lock_custody(s)
         row = s.get(JobRow, job_id, with_for_update=True)
         if row is None or row.status == DONE:  # done already: the job ran twice
             return None
@@ -379,6 +384,8 @@ def complete(catalog: Catalog, job_id: int, capture_id: int) -> dict[str, Any] |
         row.lease_until = None
         row.error = None
         hosts.answered(s, row.host, http_status, at)
+        if row.report_id is not None:
+            capture_requests.answer(catalog, s, row.report_id, capture_id)
         verdict: dict[str, Any] | None = None
         if row.kind in (DUE, FOUND):
             verdict = verdict_of(s, capture_id)

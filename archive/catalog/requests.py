@@ -336,11 +336,16 @@ def _finish(
 def complete(catalog: Catalog, request_id: int, capture_id: int) -> None:
     """The capture answering a request is sealed: link it and its duplicates to it."""
     with catalog.session() as s:
-        row = s.get(RequestRow, request_id)
-        if row is None:
-            return
-        for r in _finish(s, row, STORED, capture_id=capture_id):
-            _link_entry(catalog, s, r, capture_id)
+        answer(catalog, s, request_id, capture_id)
+
+
+def answer(catalog: Catalog, session: Session, request_id: int, capture_id: int) -> None:
+    """``complete`` in the caller's transaction (the fleet's, booking the request's job)."""
+    row = session.get(RequestRow, request_id)
+    if row is None:
+        return
+    for r in _finish(session, row, STORED, capture_id=capture_id):
+        _link_entry(catalog, session, r, capture_id)
 
 
 def fail(catalog: Catalog, request_id: int, error: str) -> None:
