@@ -8,14 +8,14 @@ BIN := $(VENV)/bin
 PYWB_VENV := .venv-pywb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup browser behaviors export-deps media-deps login-deps pywb lint bench soak clean
+.PHONY: run test setup browser behaviors export-deps media-deps login-deps compose-deps pywb lint bench soak clean
 
 $(BIN)/lastseen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-setup: $(BIN)/lastseen browser behaviors export-deps media-deps login-deps
+setup: $(BIN)/lastseen browser behaviors export-deps media-deps login-deps compose-deps
 
 # Playwright's own Chromium when `playwright install chromium` worked, else Debian's.
 browser: $(BIN)/lastseen

@@ -14,12 +14,12 @@ from twisted.python.failure import Failure
 
 from archive.capture import Capture
 from archive.job import Job
-from crawler.handlers.browser import BROWSER_KEY, CONTEXT_KEY
 from crawler.page.behaviors import META_KEY as BEHAVIORS_KEY
 from crawler.page.behaviors import request_meta
 from crawler.page.capturer import JOB_KEY, PageCapturer
 from crawler.page.config import CaptureConfig
 from crawler.page.environment import environment_record
+from crawler.page.meta import BROWSER_KEY, CONTEXT_KEY
 
 
 class CapturingSpider(scrapy.Spider):

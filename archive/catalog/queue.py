@@ -22,176 +22,78 @@ something queued becomes claimable (``next_wake``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import fields, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session, aliased
 
 from archive.catalog import hosts, watchlist
 from archive.catalog import requests as capture_requests
-from archive.catalog.db import Base, CaptureRow, Catalog, UTCDateTime
+from archive.catalog.db import CaptureRow, Catalog
 from archive.catalog.hosts import HostRow, Politeness
+from archive.catalog.jobs import (
+    CHANNEL as CHANNEL,
+)
+from archive.catalog.jobs import (
+    DONE as DONE,
+)
+from archive.catalog.jobs import (
+    FAILED as FAILED,
+)
+from archive.catalog.jobs import (
+    KINDS as KINDS,
+)
+from archive.catalog.jobs import (
+    MAX_ATTEMPTS as MAX_ATTEMPTS,
+)
+from archive.catalog.jobs import (
+    PENDING as PENDING,
+)
+from archive.catalog.jobs import (
+    PRIORITY as PRIORITY,
+)
+from archive.catalog.jobs import (
+    QUEUED as QUEUED,
+)
+from archive.catalog.jobs import (
+    RUNNING as RUNNING,
+)
+from archive.catalog.jobs import (
+    JobRow as JobRow,
+)
+from archive.catalog.jobs import (
+    _insert as _insert,
+)
+from archive.catalog.jobs import (
+    _notify as _notify,
+)
+from archive.catalog.jobs import (
+    add as add,
+)
+from archive.catalog.jobs import (
+    enqueue as enqueue,
+)
+from archive.catalog.jobs import (
+    job_from_dict as job_from_dict,
+)
+from archive.catalog.jobs import (
+    job_to_dict as job_to_dict,
+)
+from archive.catalog.jobs import (
+    now as now,
+)
+from archive.catalog.jobs import (
+    url_hash as url_hash,
+)
 from archive.catalog.timeline import GONE, verdict_of
-from archive.job import DUE, FOUND, REQUESTED, Job, PrintOf
+from archive.job import DUE, FOUND, Job
 from archive.times import rfc3339_or_none
 
-QUEUED = "queued"
-RUNNING = "running"
-DONE = "done"
-FAILED = "failed"
-PENDING = (QUEUED, RUNNING)
-KINDS = (REQUESTED, FOUND, DUE)  # in priority order: on-demand first
-PRIORITY = {kind: rank for rank, kind in enumerate(KINDS)}
-CHANNEL = "lastseen_jobs"
-MAX_ATTEMPTS = 3
 # Advisory lock key of the schedule (enqueueing due entries, booking captures).
 _SCHEDULE_KEY = 0x1A57_5EE6
-
-
-class JobRow(Base):
-    __tablename__ = "jobs"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(20))
-    priority: Mapped[int] = mapped_column(Integer)
-    url: Mapped[str] = mapped_column(Text)
-    url_hash: Mapped[str] = mapped_column(String(64))
-    host: Mapped[str] = mapped_column(String(255))
-    job: Mapped[dict[str, Any]] = mapped_column(JSON)
-    report_id: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    max_attempts: Mapped[int] = mapped_column(Integer, default=MAX_ATTEMPTS)
-    enqueued_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    run_after: Mapped[datetime] = mapped_column(UTCDateTime)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Set once its page is closed: the capture is being sealed, the site's place is free.
-    page_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    worker: Mapped[str | None] = mapped_column(String(200))
-    capture_id: Mapped[int | None] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)
-
-    def to_job(self) -> Job:
-        return job_from_dict(self.job)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def url_hash(url: str) -> str:
-    return hashlib.sha256(url.encode("utf-8")).hexdigest()
-
-
-def job_to_dict(job: Job) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in fields(job):
-        value = getattr(job, f.name)
-        if f.name == "line":
-            continue
-        if isinstance(value, PrintOf):
-            value = {"capture_id": value.capture_id, "dom_sha256": value.dom_sha256}
-        elif isinstance(value, tuple):
-            value = list(value)
-        out[f.name] = value
-    return out
-
-
-def job_from_dict(data: dict[str, Any]) -> Job:
-    known = {f.name: f for f in fields(Job)}
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        if name not in known:
-            continue  # a field a newer lastseen wrote: this one does not use it
-        if name == "print_of" and value is not None:
-            value = PrintOf(int(value["capture_id"]), str(value["dom_sha256"]))
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[name] = value
-    return Job(**kwargs)
-
-
-def _notify(catalog: Catalog, session: Session) -> None:
-    """Wake the idle workers once this transaction commits."""
-    if catalog.is_postgresql:
-        session.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
-
-
-def _insert(catalog: Catalog) -> Any:
-    return pg_insert if catalog.is_postgresql else sqlite_insert
-
-
-def add(
-    catalog: Catalog,
-    session: Session,
-    job: Job,
-    *,
-    due_at: datetime | None = None,
-    report_id: int | None = None,
-    max_attempts: int = MAX_ATTEMPTS,
-) -> int | None:
-    """Queue a job in the caller's transaction; None if its URL has a job queued or running."""
-    at = now()
-    values = {
-        "kind": job.reason,
-        "priority": PRIORITY.get(job.reason, len(KINDS)),
-        "url": job.url,
-        "url_hash": url_hash(job.url),
-        "host": hosts.site_of(job.url),
-        "job": job_to_dict(job),
-        "report_id": report_id,
-        "status": QUEUED,
-        "attempts": 0,
-        "max_attempts": max_attempts,
-        "enqueued_at": at,
-        "due_at": due_at,
-        "run_after": at,
-    }
-    statement = (
-        _insert(catalog)(JobRow)
-        .values(**values)
-        # The partial index's own predicate, as literal text, for PostgreSQL to match it.
-        .on_conflict_do_nothing(
-            index_elements=["url_hash"], index_where=text("status IN ('queued', 'running')")
-        )
-        .returning(JobRow.id)
-    )
-    job_id = session.execute(statement).scalar()
-    if job_id is None:
-        # Queued already: a report for a URL waiting as a scheduled capture moves it forward.
-        session.execute(
-            update(JobRow)
-            .where(
-                JobRow.url_hash == values["url_hash"],
-                JobRow.status.in_(PENDING),
-                JobRow.priority > values["priority"],
-            )
-            .values(priority=values["priority"])
-        )
-        if report_id is not None:
-            session.execute(
-                update(JobRow)
-                .where(JobRow.url_hash == values["url_hash"], JobRow.status.in_(PENDING))
-                .where(JobRow.report_id.is_(None))
-                .values(report_id=report_id)
-            )
-    _notify(catalog, session)
-    return job_id
-
-
-def enqueue(catalog: Catalog, jobs: Iterable[Job], **kwargs: Any) -> list[int]:
-    """Queue jobs (each in its own right: a URL already queued or running is left out)."""
-    with catalog.session() as s:
-        return [i for job in jobs if (i := add(catalog, s, job, **kwargs)) is not None]
 
 
 def lock_schedule(catalog: Catalog, session: Session) -> None:

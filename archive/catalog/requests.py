@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Integer, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from archive.catalog import custody
+from archive.catalog import custody, jobs
 from archive.catalog.db import Base, Catalog, UTCDateTime
 from archive.job import Job
 from archive.times import rfc3339_or_none
@@ -192,13 +192,10 @@ def submit(
         if row.capture_id is not None:
             _link_entry(catalog, s, row, row.capture_id)
         if catalog.is_postgresql and row.status == QUEUED and primary is None:
-            # The queue imports this module: it sets the request's status with its job's.
-            from archive.catalog import queue
-
             # Shared catalog: a job of the fleet's queue, ahead of scheduled captures; the
             # worker that seals it answers this request (spiders/fleet.py).
             job = Job(url=url, case=case_id, note=note, profile=profile)
-            queue.add(catalog, s, job, report_id=row.id)
+            jobs.add(catalog, s, job, report_id=row.id)
         return row
 
 

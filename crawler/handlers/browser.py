@@ -38,16 +38,10 @@ from crawler.page.behaviors import META_KEY as BEHAVIORS_KEY
 from crawler.page.behaviors import begin_capture, prepare_page, request_meta
 from crawler.page.config import CaptureConfig
 from crawler.page.egress import META_KEY as EGRESS_KEY
+from crawler.page.meta import BROWSER_KEY, CONTEXT_KEY, CONTEXT_RECORD_KEY, PAGE_KEY
 from crawler.page.recorder import GUARD_META_KEY as GUARD_KEY
 
 logger = logging.getLogger(__name__)
-
-BROWSER_KEY = "capture_browser"  # meta: render this request in the browser
-PAGE_KEY = "capture_page"  # meta, set by the handler: the page, for the callback or errback
-CONTEXT_KEY = "capture_context_kwargs"  # meta: this capture's browser-context options
-# meta, set by the handler: the provenance's word on the page's browser context (always new, used
-# for this capture alone; made ahead of the request when it had the crawl's default options).
-CONTEXT_RECORD_KEY = "capture_context_record"
 
 # A navigation that turns into a download, or is answered without a document (204), ends with
 # these; what the server sent is recorded all the same, so the capture goes on from there.

@@ -16,8 +16,8 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from crawler.handlers.browser import BROWSER_KEY
 from crawler.page.hostslot import HostSlots
+from crawler.page.meta import BROWSER_KEY
 
 
 class PerHostLimit:

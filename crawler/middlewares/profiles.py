@@ -12,8 +12,8 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from crawler.handlers.browser import BROWSER_KEY, CONTEXT_KEY
 from crawler.page.capturer import JOB_KEY
+from crawler.page.meta import BROWSER_KEY, CONTEXT_KEY
 from crawler.profiles.lease import ProfileLeases
 from crawler.profiles.store import open_profiles
 

@@ -34,8 +34,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler.exceptions import InputError
-from crawler.handlers.browser import CONTEXT_KEY
 from crawler.page import egress
+from crawler.page.meta import CONTEXT_KEY
 from crawler.page.recorder import GUARD_META_KEY, REFUSED
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -27,13 +27,13 @@ from archive.capture import (
 from archive.digest import sha256_hex
 from archive.job import Job, PrintOf
 from archive.times import rfc3339_or_none
-from crawler.handlers.browser import CONTEXT_RECORD_KEY, PAGE_KEY
 from crawler.page.behaviors import budget, site_of
 from crawler.page.behaviors import run as run_behaviors
 from crawler.page.config import CaptureConfig
 from crawler.page.egress import release as release_egress
 from crawler.page.hostslot import release as release_host
 from crawler.page.media import ALL, PLAYED, complete, copy_sources, survey
+from crawler.page.meta import CONTEXT_RECORD_KEY, PAGE_KEY
 from crawler.page.recorder import META_KEY, REFUSED, NetworkRecorder
 from crawler.page.signin import signed_in
 from crawler.page.ytdlp import MediaLimits, copy_media
