@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from crawler.browser import find_browser, launch_args  # noqa: E402
 from crawler.page.behaviors import INIT_JS, MAX_LINKS, RUN_JS, load_library  # noqa: E402
-from crawler.page.capturer import SCROLL_JS  # noqa: E402
+from crawler.page.capturer import OUTLINKS_JS, SCROLL_JS  # noqa: E402
 from crawler.page.config import CaptureConfig  # noqa: E402
 from crawler.settings import BEHAVIORS_SCRIPT  # noqa: E402
 from demo.site import AdSite  # noqa: E402
@@ -156,7 +156,7 @@ def cpu_per_capture(rss: TreeRss, captures: int) -> dict[str, float]:
 # -- 1. bare Playwright -------------------------------------------------------------------------
 
 
-async def _bare(urls: list[str], behaviors: bool) -> list[tuple[float, float]]:
+async def _bare(urls: list[str], behaviors: bool, outputs: bool) -> list[tuple[float, float]]:
     """``behaviors``: the page work lastseen does with its default settings (the library is
     installed), so that the comparison measures lastseen's own cost: recording, DOM, PDF,
     sealing, storing, and Scrapy between pages."""
@@ -191,7 +191,12 @@ async def _bare(urls: list[str], behaviors: bool) -> list[tuple[float, float]]:
                 await page.evaluate(
                     SCROLL_JS, {"maxHeight": config.scroll_max_height, "maxMs": 10_000}
                 )
+                if outputs:  # what lastseen keeps besides the shot, made the same way
+                    await page.evaluate(OUTLINKS_JS)
+                    await page.content()
                 await page.screenshot(full_page=True, type="png")
+                if outputs:
+                    await page.pdf(print_background=True)
                 await context.close()
                 spans.append((start, time.monotonic()))
 
@@ -200,18 +205,18 @@ async def _bare(urls: list[str], behaviors: bool) -> list[tuple[float, float]]:
     return spans
 
 
-def _bare_process(urls: list[str], behaviors: bool, out: Any) -> None:
-    out.put(asyncio.run(_bare(urls, behaviors)))
+def _bare_process(urls: list[str], behaviors: bool, outputs: bool, out: Any) -> None:
+    out.put(asyncio.run(_bare(urls, behaviors, outputs)))
 
 
-def bare(urls: list[str], behaviors: bool = True) -> dict[str, Any]:
+def bare(urls: list[str], behaviors: bool = True, outputs: bool = False) -> dict[str, Any]:
     """In a process of its own, as lastseen's crawl is: its process tree is measured alone,
     without the benchmark's own site server."""
     import multiprocessing
 
     spawn = multiprocessing.get_context("spawn")
     out = spawn.Queue()
-    proc = spawn.Process(target=_bare_process, args=(urls, behaviors, out))
+    proc = spawn.Process(target=_bare_process, args=(urls, behaviors, outputs, out))
     proc.start()
     with TreeRss(proc.pid) as rss:
         spans: list[tuple[float, float]] = out.get()
@@ -600,6 +605,11 @@ def main() -> int:
         help="bare, bare-plain, local, s3, service, hashing, indicators",
     )
     parser.add_argument(
+        "--outputs",
+        action="store_true",
+        help="also run the bare browser making lastseen's other outputs (links, DOM, PDF print)",
+    )
+    parser.add_argument(
         "--identifiers",
         type=int,
         default=1_000_000,
@@ -630,6 +640,9 @@ def main() -> int:
         if "bare-plain" not in args.skip:
             console.print(f"bare Playwright without in-page behaviors, {args.pages} pages ...")
             results["bare-plain"] = bare(urls, behaviors=False)
+        if args.outputs:
+            console.print(f"bare Playwright with links, DOM and PDF print, {args.pages} pages ...")
+            results["bare-outputs"] = bare(urls, outputs=True)
         if "local" not in args.skip:
             console.print(f"lastseen crawl into a local store, {args.pages} pages ...")
             (work / "local").mkdir()
@@ -682,15 +695,16 @@ def report(results: dict[str, Any]) -> None:
         "bytes/capture",
     )
     verdicts: dict[str, str] = {}
-    for name in ("bare", "bare-plain", "local", "s3"):
+    labels = {"bare-plain": "bare, plain", "bare-outputs": "bare + DOM, PDF"}
+    for name in ("bare", "bare-plain", "bare-outputs", "local", "s3"):
         run = results.get(name)
         if not run:
             continue
         ratio = run["per_minute"] / bare_rate if bare_rate else None
-        if name == "bare-plain":  # information: what the in-page behaviors cost a bare browser
+        if name in labels:  # information: what behaviors or outputs cost a bare browser
             run["ratio_vs_bare"] = round(ratio, 3) if ratio else None
             table.add_row(
-                "bare, plain",
+                labels[name],
                 str(run["captures"]),
                 str(run["per_minute"]),
                 f"{ratio:.0%}" if ratio else "",
@@ -716,7 +730,7 @@ def report(results: dict[str, Any]) -> None:
         )
     console.print(table)
     cpu = Table("CPU s per capture", "python", "driver", "browser", "renderer", "gpu", "all")
-    for name in ("bare", "bare-plain", "local", "s3"):
+    for name in ("bare", "bare-plain", "bare-outputs", "local", "s3"):
         run = results.get(name)
         if run and "cpu_s_per_capture" in run:
             c = run["cpu_s_per_capture"]
