@@ -2,7 +2,8 @@
 
 - ``/hls.html`` plays an HLS stream of two renditions through MSE (hls.js, served from the npm
   cache ``make setup`` fills), buffering only a few seconds ahead as real players do, so a
-  browser capture sees a few segments and nothing more.
+  browser capture sees a few segments and nothing more, unless the page stays open while it
+  plays on; ``/hls-paused.html`` is the same page whose viewer pauses at 4 seconds.
 - ``/mp4.html`` plays an MP4 served with ``206`` ranges of at most ``CHUNK`` bytes: the browser
   never holds the file whole.
 - ``/blob.html`` fetches the MP4 by script and plays it from a ``blob:`` URL.
@@ -54,7 +55,14 @@ var hls = new Hls({maxBufferLength: 4, maxMaxBufferLength: 6, startLevel: 0});
 hls.loadSource('%s');
 hls.attachMedia(video);
 hls.on(Hls.Events.MANIFEST_PARSED, function () { hls.currentLevel = 0; video.play(); });
-</script></body></html>"""
+%s</script></body></html>"""
+
+# A viewer who stops watching after 4 seconds: the player then buffers no further than its few
+# seconds ahead however long the page stays open, so what lies beyond is known to be lastseen's.
+LEAVES = """video.addEventListener('timeupdate', function () {
+  if (video.currentTime >= 4) { video.pause(); }
+});
+"""
 
 MP4_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Promo film (MP4)</title>
 </head><body><h1>Crossing promo, MP4</h1>
@@ -91,7 +99,7 @@ def make_media(folder: Path) -> None:
         )  # fmt: skip
         bandwidth = int(rate.rstrip("k")) * 1000 + 64_000
         master.append(
-            f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={width}x{height},'
+            f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={width}x{height},"
             f'CODECS="avc1.42c01e,mp4a.40.2"'
         )
         master.append(f"{name}/index.m3u8")
@@ -167,8 +175,9 @@ class VideoSite:
                 path = self.path.split("?", 1)[0]
                 site.requests.append((path, self.headers.get("Range")))
                 pages = {
-                    "/hls.html": HLS_PAGE % "/hls/master.m3u8",
-                    "/live.html": HLS_PAGE % "/live/index.m3u8",
+                    "/hls.html": HLS_PAGE % ("/hls/master.m3u8", ""),
+                    "/hls-paused.html": HLS_PAGE % ("/hls/master.m3u8", LEAVES),
+                    "/live.html": HLS_PAGE % ("/live/index.m3u8", ""),
                     "/mp4.html": MP4_PAGE,
                     "/blob.html": BLOB_PAGE,
                 }
@@ -189,9 +198,7 @@ class VideoSite:
                 if not file.is_file():
                     self._send(404, "text/plain", b"not found")
                     return
-                ctype = (
-                    "application/vnd.apple.mpegurl" if file.suffix == ".m3u8" else "video/mp2t"
-                )
+                ctype = "application/vnd.apple.mpegurl" if file.suffix == ".m3u8" else "video/mp2t"
                 self._send(200, ctype, file.read_bytes())
 
             def _ranged(self, file: Path) -> None:

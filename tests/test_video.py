@@ -52,7 +52,11 @@ def crawl(
 
 @pytest.fixture(scope="module")
 def captured(video: VideoSite, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    return crawl(video, tmp_path_factory.mktemp("video"), ["/hls.html", "/mp4.html", "/blob.html"])
+    return crawl(
+        video,
+        tmp_path_factory.mktemp("video"),
+        ["/hls.html", "/hls-paused.html", "/mp4.html", "/blob.html"],
+    )
 
 
 def responses(records: list[Rec], url: str) -> list[Rec]:
@@ -103,7 +107,26 @@ def test_hls_manifests_are_raw_and_every_segment_of_the_played_rendition_is_reco
     media = provenance(records)["media"]
     fetched = media["fetched_by_lastseen"]
     assert "not requested by the page" in fetched["why"]
-    assert video.url("/hls/low/seg009.ts") in fetched["urls"]  # beyond the player's buffer
+    for rendition in ("high", "top"):  # the player never chose them: lastseen fetched them
+        assert video.url(f"/hls/{rendition}/seg009.ts") in fetched["urls"]
+    assert media["not_recorded_whole"] == []
+
+
+def test_segments_beyond_the_players_buffer_are_fetched_when_the_viewer_stops_watching(
+    video: VideoSite, captured: dict[str, dict]
+) -> None:
+    """However long a capture keeps the page open, a player that plays on fetches the whole
+    stream itself; this page's viewer pauses at 4 s, so its player buffers a few seconds more
+    and stops: the rest of the rendition it played is there only because lastseen fetched it."""
+    records = captured["/hls-paused.html"]["records"]
+    folder = video.folder / "hls"
+    for segment in sorted((folder / "low").glob("seg*.ts")):
+        recorded = responses(records, video.url(f"/hls/low/{segment.name}"))
+        assert recorded and recorded[0].payload == segment.read_bytes(), segment.name
+    media = provenance(records)["media"]
+    fetched = media["fetched_by_lastseen"]["urls"]
+    assert video.url("/hls/low/seg009.ts") in fetched  # beyond the paused player's buffer
+    assert video.url("/hls/low/seg000.ts") not in fetched  # the player's own
     assert media["not_recorded_whole"] == []
 
 
