@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +62,24 @@ def test_launch_flags_keep_chromium_off_the_network_and_allow_root():
     args = browser.launch_args()
     assert "--disable-background-networking" in args and "--disable-quic" in args
     assert ("--no-sandbox" in args) == (os.geteuid() == 0)
+
+
+def test_the_features_playwright_disables_stay_disabled_beside_lastseens():
+    """Chromium keeps the last --disable-features switch only, and lastseen's comes after
+    Playwright's: it must name every feature the installed Playwright disables (HttpsUpgrades
+    would turn an ad's http:// address into another request; AvoidCorsURLLoaderRestartOnRedirect
+    breaks redirects under the recorder's Fetch interception)."""
+    import playwright
+
+    driver = Path(playwright.__file__).parent / "driver" / "package" / "lib"
+    bundles = [f for f in driver.rglob("*.js") if "disabledFeatures = [" in f.read_text("utf-8")]
+    assert bundles, f"no list of disabled features found under {driver}"
+    listed = re.search(r"disabledFeatures = \[(.*?)\]", bundles[0].read_text("utf-8"), re.S)
+    assert listed is not None
+    theirs = set(re.findall(r'^\s*"([A-Za-z0-9]+)"', listed.group(1), re.M))
+    assert "PaintHolding" in theirs  # the list was read
+    switches = [a for a in browser.launch_args() if a.startswith("--disable-features=")]
+    assert len(switches) == 1
+    ours = set(switches[0].split("=", 1)[1].split(","))
+    assert theirs <= ours, sorted(theirs - ours)
+    assert "SpareRendererForSitePerProcess" in ours
