@@ -51,3 +51,51 @@ def test_a_link_that_downloads_a_file_is_captured_with_its_bytes(site, store):
     assert record.target == site.url("/price-list.csv")
     assert record.payload == DOWNLOAD_BODY
     assert record.http_header("Content-Disposition") == ['attachment; filename="price-list.csv"']
+
+
+def test_a_crawl_runs_one_browser_for_http_and_https(store):
+    """Scrapy makes one download handler per scheme; they share the crawl's browser (before, each
+    launched its own and kept a spare page in it: a second browser idle in every crawl)."""
+    import subprocess
+    import time
+
+    import psutil
+
+    from demo.slowsite import SlowSites
+    from tests.conftest import LASTSEEN, cli_env
+
+    sites = SlowSites(hosts=1, delay=3.0).start()
+    try:
+        seeds = store.parent / "seeds.txt"
+        seeds.write_text(f"{sites.bases[0]}/page/a\n{sites.bases[0]}/page/b\n")
+        proc = subprocess.Popen(
+            [LASTSEEN, "crawl", str(seeds), "--json"],
+            env=cli_env(store, LASTSEEN_ALLOW_PRIVATE="1"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=store.parent,
+        )
+        browsers: set[int] = set()
+        while proc.poll() is None:
+            try:
+                children = psutil.Process(proc.pid).children(recursive=True)
+            except psutil.Error:
+                break
+            for child in children:
+                try:
+                    cmdline = child.cmdline()
+                except psutil.Error:
+                    continue
+                if (
+                    cmdline
+                    and "chrom" in cmdline[0]
+                    and not any(a.startswith("--type=") for a in cmdline)
+                ):
+                    browsers.add(child.pid)
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        sites.stop()
+    assert proc.returncode == 0, err
+    assert len(out.splitlines()) == 2
+    assert len(browsers) == 1, browsers

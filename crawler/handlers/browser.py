@@ -55,11 +55,11 @@ class _Page:
     meta: dict[str, Any]  # what prepare_page attached: the recorder, the behaviors' state
 
 
-class BrowserDownloadHandler(BaseDownloadHandler):
-    lazy = False
+class _Browser:
+    """The crawl's one browser, its spare page and its places: shared by the handler of every
+    scheme (Scrapy makes one handler per scheme; http and https must not each run a browser)."""
 
     def __init__(self, crawler: Crawler) -> None:
-        super().__init__(crawler)
         settings = crawler.settings
         self.config = CaptureConfig.from_settings(settings)
         self.default_context = self.config.context_kwargs()
@@ -70,13 +70,20 @@ class BrowserDownloadHandler(BaseDownloadHandler):
         self.stats = crawler.stats
         # Pages being captured at once: the crawl's concurrency. The spare is not one of them.
         self.places = asyncio.Semaphore(settings.getint("CONCURRENT_REQUESTS"))
-        self.http = HTTP11DownloadHandler(crawler)
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._launching = asyncio.Lock()
         self._spare: asyncio.Task[_Page] | None = None
-        self._closing = False
+        self._closing: asyncio.Future[None] | None = None
         crawler.signals.connect(self._engine_started, signals.engine_started)
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> _Browser:
+        shared = getattr(crawler, "_lastseen_browser", None)
+        if shared is None:
+            shared = cls(crawler)
+            crawler._lastseen_browser = shared  # type: ignore[attr-defined]
+        return shared
 
     async def _engine_started(self) -> None:
         # The browser starts with the crawl, and the first page is ready before the first request.
@@ -106,12 +113,12 @@ class BrowserDownloadHandler(BaseDownloadHandler):
             raise
 
     def _make_spare(self) -> None:
-        if not self._closing:
+        if self._closing is None:
             self._spare = asyncio.ensure_future(
                 self._new_page(self.default_context, None, None, self.default_behaviors)
             )
 
-    async def _take(self, request: Request) -> tuple[_Page, bool]:
+    async def take(self, request: Request) -> tuple[_Page, bool]:
         """The spare when the capture wants what it was prepared with (the crawl's default
         options, no URL guard; the next spare is started at once), else a page made for it;
         True when it was the spare."""
@@ -140,17 +147,48 @@ class BrowserDownloadHandler(BaseDownloadHandler):
             return await self._new_page(kwargs, guard, gate, behaviors), False
         return ready, True
 
+    async def close(self) -> None:
+        """Once, however many handlers ask."""
+        if self._closing is not None:
+            await self._closing
+            return
+        self._closing = asyncio.get_running_loop().create_future()
+        try:
+            if self._spare is not None:
+                self._spare.cancel()
+                with suppress(BaseException):
+                    await (await self._spare).context.close()
+            if self._browser is not None:
+                with suppress(Exception):
+                    await self._browser.close()
+            if self._playwright is not None:
+                await self._playwright.stop()
+        finally:
+            self._closing.set_result(None)
+
+
+class BrowserDownloadHandler(BaseDownloadHandler):
+    lazy = False
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.browser = _Browser.of(crawler)
+        self.config = self.browser.config
+        self.stats = crawler.stats
+        self.http = HTTP11DownloadHandler(crawler)
+
     async def download_request(self, request: Request) -> Response:
         if not request.meta.get(BROWSER_KEY):
             return await self.http.download_request(request)
-        await self.places.acquire()
+        places = self.browser.places
+        await places.acquire()
         try:
-            ready, prepared = await self._take(request)
+            ready, prepared = await self.browser.take(request)
         except BaseException:
-            self.places.release()
+            places.release()
             raise
         # The place is free again once the capture closes its context (or the browser does).
-        ready.context.once("close", lambda _: self.places.release())
+        ready.context.once("close", lambda _: places.release())
         page = ready.page
         meta = request.meta
         meta[PAGE_KEY] = page  # set early: the errback closes it
@@ -178,14 +216,5 @@ class BrowserDownloadHandler(BaseDownloadHandler):
         )
 
     async def close(self) -> None:
-        self._closing = True
         await self.http.close()
-        if self._spare is not None:
-            self._spare.cancel()
-            with suppress(BaseException):
-                await (await self._spare).context.close()
-        if self._browser is not None:
-            with suppress(Exception):
-                await self._browser.close()
-        if self._playwright is not None:
-            await self._playwright.stop()
+        await self.browser.close()
