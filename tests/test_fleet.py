@@ -74,11 +74,6 @@ def test_a_worker_captures_due_entries_once_each(fleet: Fleet, sites: SlowSites,
     assert captured(fleet) == Counter({url: 1 for url in listed}), fleet.log()
 
 
-@pytest.mark.xfail(
-    reason="regressed on 2026-12-03 (evening): 0.68 measured alone on an idle machine (288.6 s vs "
-    "197.0 s; 0.43 the session before); cause not found yet, issue 15 stays open",
-    strict=False,
-)
 def test_three_workers_take_at_most_45_percent_of_one_workers_time_politely(
     fleet: Fleet, sites: SlowSites, tmp_path: Path
 ):
