@@ -281,6 +281,57 @@ def test_a_report_is_answered_as_its_job_is_booked_once_however_often(archive: A
     assert [e.details["report"] for e in links] == [report.id]
 
 
+def test_a_report_of_a_url_whose_job_answers_another_report_is_answered_by_it_too(
+    archive: Archive,
+):
+    # Without deduplication (LASTSEEN_DEDUP_SECONDS=0) the second report is not linked when it
+    # arrives as a duplicate; its URL has one pending job, which answers the first report. It
+    # used to stay queued for ever; it is answered by that job's capture, linked to the first.
+    catalog = archive.catalog
+    url = "http://r.example/twice"
+    first = capture_requests.submit(catalog, url=url, reporter="analyst", case_id="C-1")
+    second = capture_requests.submit(catalog, url=url, reporter="other", case_id="C-2")
+    assert second.linked_to == first.id and second.status == "queued"
+    with catalog.session() as s:
+        assert s.scalar(select(func.count()).select_from(JobRow)) == 1
+    row = queue.claim(catalog, "w1", 30, Politeness())
+    assert row is not None and row.report_id == first.id
+    shown = [capture_requests.get(catalog, r.id) for r in (first, second)]
+    assert [r.status for r in shown if r is not None] == ["running", "running"]
+    capture = sample_capture(url, None)
+    capture.job_id = row.id
+    sealed = archive.seal(capture)
+    queue.complete(catalog, row.id, sealed.id)
+    for report in (first, second):
+        answered = capture_requests.get(catalog, report.id)
+        assert answered is not None and answered.status == "stored"
+        assert answered.capture_id == sealed.id
+    requested = [e for e in custody.entries(catalog) if e.action == capture_requests.REQUEST]
+    assert [e.details.get("linked_to") for e in requested] == [None, first.id]
+    links = [e for e in custody.entries(catalog, [sealed.id]) if e.action == capture_requests.LINK]
+    assert sorted(e.details["report"] for e in links) == [first.id, second.id]
+
+
+def test_a_report_with_a_profile_gets_a_job_of_its_own_beside_the_scheduled_one(
+    archive: Archive,
+):
+    # The scheduled job of a URL captures it signed out; a report asking for a profile must not
+    # be answered by it (it was, before: captured signed out).
+    catalog = archive.catalog
+    url = "http://social.example/u/dealer"
+    (scheduled,) = queue.enqueue(catalog, [Job(url=url, reason=DUE)])
+    report = capture_requests.submit(catalog, url=url, reporter="analyst", profile="undercover")
+    assert report.linked_to is None and report.status == "queued"
+    again = capture_requests.submit(catalog, url=url, reporter="other", profile="undercover")
+    assert again.linked_to == report.id  # the same profile: the same capture answers both
+    with catalog.session() as s:
+        rows = {r.id: r for r in s.scalars(select(JobRow))}
+    assert len(rows) == 2 and rows[scheduled].report_id is None
+    (signed_in,) = [r for r in rows.values() if r.id != scheduled]
+    assert signed_in.report_id == report.id and signed_in.to_job().profile == "undercover"
+    assert signed_in.priority < rows[scheduled].priority
+
+
 def test_status_counts_the_queue_and_the_workers_alive(archive: Archive):
     catalog = archive.catalog
     queue.enqueue(catalog, [Job(url=f"http://a.example/{n}", reason=DUE) for n in range(3)])

@@ -13,7 +13,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text, text, update
+from sqlalchemy import JSON, Integer, String, Text, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -71,6 +71,13 @@ def url_hash(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
 
+def job_key(url: str, profile: str | None) -> str:
+    """What "one pending job per URL" counts (the ``url_hash`` column): the URL, and the profile
+    a job is captured signed in with. A signed-in capture shows what an anonymous one does not,
+    so a report with a profile is never answered by the scheduled, anonymous job of its URL."""
+    return url_hash(url if not profile else f"{url}\nprofile:{profile}")
+
+
 def job_to_dict(job: Job) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(job):
@@ -124,7 +131,7 @@ def add(
         "kind": job.reason,
         "priority": PRIORITY.get(job.reason, len(KINDS)),
         "url": job.url,
-        "url_hash": url_hash(job.url),
+        "url_hash": job_key(job.url, job.profile),
         "host": hosts.site_of(job.url),
         "job": job_to_dict(job),
         "report_id": report_id,
@@ -165,6 +172,15 @@ def add(
             )
     _notify(catalog, session)
     return job_id
+
+
+def pending_report(session: Session, job: Job) -> int | None:
+    """The report the pending job of the job's URL (and profile) answers, if any."""
+    return session.scalar(
+        select(JobRow.report_id).where(
+            JobRow.url_hash == job_key(job.url, job.profile), JobRow.status.in_(PENDING)
+        )
+    )
 
 
 def enqueue(catalog: Catalog, jobs: Iterable[Job], **kwargs: Any) -> list[int]:

@@ -173,6 +173,19 @@ def submit(
         )
         s.add(row)
         s.flush()
+        if catalog.is_postgresql and row.status == QUEUED and primary is None:
+            # Shared catalog: a job of the fleet's queue, ahead of scheduled captures; the
+            # worker that seals it answers this request (spiders/fleet.py). Its URL may have a
+            # job pending already: one answering no report takes this one on (jobs.add); one
+            # answering another report answers this one too, as a linked request.
+            job = Job(url=url, case=case_id, note=note, profile=profile)
+            if jobs.add(catalog, s, job, report_id=row.id) is None:
+                answering = jobs.pending_report(s, job)
+                other = s.get(RequestRow, answering) if answering not in (None, row.id) else None
+                if other is not None and other.status in (QUEUED, RUNNING):
+                    primary = other
+                    row.linked_to = other.id
+                    row.status = other.status
         details: dict[str, Any] = {
             "report": row.id,
             "url": url,
@@ -191,11 +204,6 @@ def submit(
         )
         if row.capture_id is not None:
             _link_entry(catalog, s, row, row.capture_id)
-        if catalog.is_postgresql and row.status == QUEUED and primary is None:
-            # Shared catalog: a job of the fleet's queue, ahead of scheduled captures; the
-            # worker that seals it answers this request (spiders/fleet.py).
-            job = Job(url=url, case=case_id, note=note, profile=profile)
-            jobs.add(catalog, s, job, report_id=row.id)
         return row
 
 
